@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #45dbd080
 from __future__ import annotations
-import contextlib, hashlib, importlib, json, logging, os, tempfile
+import contextlib, hashlib, importlib, importlib.util, json, logging, os, tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
@@ -35,9 +35,9 @@ HAS_TRT = trt is not None and hasattr(trt, "Builder")
 HAS_TRT_RTX = trt_rtx is not None and hasattr(trt_rtx, "Builder")
 HAS_TRT_LEAN = trt_lean is not None
 
-try: import onnxruntime as ort
-except ImportError: ort = None
-HAS_ORT = ort is not None
+# onnxruntime is only looked up here: importing it writes a device-id cache under ~/.cache, and importing this
+# package must write nothing. Runners import it when they are built.
+HAS_ORT = importlib.util.find_spec("onnxruntime") is not None
 
 import torch
 HAS_CUDA = torch.cuda.is_available()  # asks the driver for a device count; creates no CUDA context
@@ -60,6 +60,10 @@ def check_output_dir(path:str|Path, # the folder a file will be written into
     return folder
 
 # %% ../nbs/00_core.ipynb #287c0e7f
+def _current_umask()->int:
+    mask = os.umask(0); os.umask(mask)
+    return mask
+
 @contextlib.contextmanager
 def atomic_path(path:str|Path, # final destination of the file
                )->Iterator[Path]: # a temporary path in the same folder to write to
@@ -71,6 +75,7 @@ def atomic_path(path:str|Path, # final destination of the file
     tmp = Path(tmp_name)
     try:
         yield tmp
+        os.chmod(tmp, 0o666 & ~_current_umask())  # mkstemp makes 0600; give the file the mode open() would
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

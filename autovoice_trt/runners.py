@@ -82,29 +82,55 @@ class Runner:
 
 # %% ../nbs/15_runners.ipynb #88339acb
 class TorchRunner(Runner):
-    "Run a component's PyTorch module (eager) on a device, in fp32 or fp16, with fp32 outputs."
+    "Run a component's PyTorch module on a device: eager or compiled, fp32 or fp16, optionally as replayed CUDA graphs."
     backend = "torch"
     def __init__(self, module:torch.nn.Module, # the module whose forward takes the contract's inputs in order
                  contract:ComponentContract, profile=None,
                  device:str|torch.device="cpu", # where it runs
                  precision:str="fp32", # "fp32" or "fp16"
-                 content_sample_rate_hz:int=16000):
+                 content_sample_rate_hz:int=16000,
+                 cuda_graphs:bool=False, # capture a CUDA graph per input shape and replay it (GPU only)
+                 compile:bool=False, # wrap the module in torch.compile
+                ):
         super().__init__(contract, profile, content_sample_rate_hz)
         if precision not in ("fp32", "fp16"): raise AutovoiceError(f"TorchRunner: precision must be fp32 or fp16, got {precision!r}")
         self.device, self.precision = torch.device(device), precision
+        if cuda_graphs and self.device.type != "cuda":
+            raise AutovoiceError(f"TorchRunner: cuda_graphs needs a CUDA device, got {self.device}")
+        self.cuda_graphs, self.compiled = cuda_graphs, compile
         self.module = module.eval().to(self.device)
         if precision == "fp16": self.module = self.module.half()
+        self._forward = torch.compile(self.module) if compile else self.module
+        self._graphs:dict[tuple, tuple] = {}
 
-    def _to_device(self, spec:TensorSpec, value)->torch.Tensor:
-        tensor = torch.as_tensor(value).to(self.device)
+    def _to_device(self, value)->torch.Tensor:
+        tensor = torch.as_tensor(value).to(self.device, non_blocking=True)
         if self.precision == "fp16" and tensor.dtype == torch.float32: tensor = tensor.half()
         return tensor
 
+    def _replay(self, inputs:list[torch.Tensor])->tuple:
+        key = tuple((tuple(t.shape), t.dtype) for t in inputs)
+        if key not in self._graphs:
+            static_inputs = [t.clone() for t in inputs]
+            side = torch.cuda.Stream(); side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side):
+                for _ in range(2): self._forward(*static_inputs)  # warm-up outside the capture (allocations, autotuning)
+            torch.cuda.current_stream().wait_stream(side)
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph): static_outputs = self._forward(*static_inputs)
+            self._graphs[key] = (graph, static_inputs, static_outputs)
+        graph, static_inputs, static_outputs = self._graphs[key]
+        for dst, src in zip(static_inputs, inputs): dst.copy_(src)
+        graph.replay()
+        return static_outputs
+
     @torch.inference_mode()
     def run(self, feed):
-        outputs = self.module(*[self._to_device(s, feed[s.name]) for s in self.input_specs])
+        inputs = [self._to_device(feed[s.name]) for s in self.input_specs]
+        outputs = self._replay(inputs) if self.cuda_graphs else self._forward(*inputs)
         if isinstance(outputs, torch.Tensor): outputs = (outputs,)
         return {name: out.float() for name, out in zip(self.output_names, outputs)}
 
     def describe(self):
-        return {**super().describe(), "device": str(self.device), "precision": self.precision}
+        return {**super().describe(), "device": str(self.device), "precision": self.precision,
+                "cuda_graphs": self.cuda_graphs, "compile": self.compiled}

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The project's one test command (README, .ci/run). Stages:
+#   1. notebooks are clean and the generated modules are in step (nbdev_clean / nbdev_export change nothing)
+#   2. nbdev_test: every notebook, top to bottom (cells flagged slow / cuda / trt are skipped here)
+#   3. pytest tests/
+#   4. the docs, offline: nbdev_proc_nbs (a no-op `quarto` first on PATH: quarto cannot be installed here),
+#      then jupyter nbconvert --to html into _site/
+set -euo pipefail
+cd "$(dirname "$0")/.."
+passed=0
+
+# mypy checks the TensorRT 10 path against tensorrt-stubs, whose metadata requires the unreachable `tensorrt`
+# wheel: install it without dependencies.
+python -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('tensorrt_stubs') is None)" \
+  || python -m pip install -q --no-deps "tensorrt-stubs==10.13.0.35.1"
+
+snapshot() { git ls-files -co --exclude-standard -- nbs autovoice_trt settings.ini | LC_ALL=C sort | xargs -r sha256sum; }
+
+echo "== 1/4 nbdev_clean + nbdev_export change nothing"
+before=$(snapshot)
+nbdev_clean
+nbdev_export
+after=$(snapshot)
+if [ "$before" != "$after" ]; then
+  echo "FAILED: nbdev_clean or nbdev_export changed these files (run both and commit):"
+  diff <(echo "$before") <(echo "$after") | sed -n 's/^> [0-9a-f]*  /  /p'
+  exit 1
+fi
+passed=$((passed+1))
+
+echo "== 2/4 nbdev_test"
+start=$SECONDS
+nbdev_test --timing
+echo "nbdev_test took $((SECONDS-start)) s"
+passed=$((passed+1))
+
+echo "== 3/4 pytest"
+python -m pytest -q tests
+passed=$((passed+1))
+
+echo "== 4/4 docs (offline)"
+fake_bin=$(mktemp -d)
+printf '#!/bin/sh\nexit 0\n' > "$fake_bin/quarto"; chmod +x "$fake_bin/quarto"
+PATH="$fake_bin:$PATH" nbdev_proc_nbs
+rm -rf _site && mkdir -p _site
+jupyter nbconvert --to html --output-dir _site _proc/*.ipynb --log-level WARN
+ls _site/*.html >/dev/null
+echo "docs: $(ls _site/*.html | wc -l) pages in _site/"
+passed=$((passed+1))
+
+echo "stages: $passed passed, 0 failed"
