@@ -16,7 +16,7 @@ logger = logging.getLogger("autovoice_trt")
 # %% auto #0
 __all__ = ['logger', 'trt', 'trt_rtx', 'trt_lean', 'HAS_TRT', 'HAS_TRT_RTX', 'HAS_TRT_LEAN', 'HAS_ORT', 'HAS_CUDA', 'DTYPE_NAMES',
            'import_flavour', 'AutovoiceError', 'check_output_dir', 'atomic_path', 'write_bytes_atomic',
-           'write_json_atomic', 'sha256_file', 'sha256_json', 'dtype_name', 'TensorSpec', 'check_feed']
+           'write_json_atomic', 'sha256_file', 'sha256_json', 'dtype_name', 'TensorSpec', 'check_feed', 'fill_normal_']
 
 # %% ../nbs/00_core.ipynb #b2ea7eec
 def import_flavour(module_name:str, # e.g. "tensorrt", "tensorrt_rtx", "tensorrt_lean"
@@ -172,3 +172,14 @@ def check_feed(specs:Sequence[TensorSpec], # the inputs a component declares
             finite = torch.isfinite(value).all().item() if isinstance(value, torch.Tensor) else bool(np.isfinite(value).all())
             if not finite: raise AutovoiceError(f"{where}{spec.name}: contains NaN or infinite values ({got})")
     return {name: size for name, (size, _) in axes.items()}
+
+# %% ../nbs/00_core.ipynb #4fd0aa85
+def fill_normal_(param:torch.Tensor, # the parameter to overwrite in place
+                 generator:torch.Generator, # the only source of randomness
+                 std:float, # standard deviation of the draw
+                 mean:float|torch.Tensor=0.0, # mean (a scalar, or a tensor broadcast to `param`)
+                )->torch.Tensor: # `param`, filled
+    "Overwrite `param` with N(mean, std^2) drawn from `generator` (CPU draw, so a seed gives the same weights on any device)."
+    draw = torch.randn(param.shape, generator=generator, dtype=torch.float32) * std + mean
+    with torch.no_grad(): param.copy_(draw.to(param.device, param.dtype))
+    return param

@@ -16,8 +16,8 @@ from .config import ModelConfig
 from .frontend import content_frontend, frames_for_samples
 
 # %% auto #0
-__all__ = ['reference_init_parameters_', 'peak_normalise', 'check_content_audio', 'ResidualConvBlock', 'ContentEncoder',
-           'HubertStyleContentEncoder', 'PitchEncoder', 'SpeakerEncoder']
+__all__ = ['reference_init_parameters_', 'ReferenceInitModule', 'peak_normalise', 'check_content_audio', 'ResidualConvBlock',
+           'ContentEncoder', 'HubertStyleContentEncoder', 'PitchEncoder', 'SpeakerEncoder']
 
 # %% ../nbs/10_encoders.ipynb #9832fd9f
 @torch.no_grad()
@@ -36,6 +36,18 @@ def reference_init_parameters_(module:nn.Module, # every parameter of it (and it
             else: value = noise * bias_std
             param.copy_(value.to(param.device, param.dtype))
     return module
+
+# %% ../nbs/10_encoders.ipynb #d5d0fc9b
+class ReferenceInitModule(nn.Module):
+    "Base of the encoders: reference weights from `reference_init_parameters_`, exported as itself."
+    def reference_init_(self, generator:torch.Generator)->nn.Module:
+        "Set every parameter deterministically from `generator`."
+        reference_init_parameters_(self, generator)
+        return self
+
+    def prepare_for_export(self)->nn.Module:
+        "The module to export: itself, in eval mode."
+        return self.eval()
 
 # %% ../nbs/10_encoders.ipynb #682e936e
 def peak_normalise(audio:torch.Tensor, # [B, S]
@@ -68,7 +80,7 @@ class ResidualConvBlock(nn.Module):
     def forward(self, x): return x + self.pointwise(F.gelu(self.conv(x)))
 
 # %% ../nbs/10_encoders.ipynb #74af095c
-class ContentEncoder(nn.Module):
+class ContentEncoder(ReferenceInitModule):
     "16 kHz audio [B, S] -> content features [B, S // 320 + 1, 256]: peak norm, conv-STFT log-mel, residual CNN, InstanceNorm, projection."
     component = "content_encoder"
     def __init__(self, model:ModelConfig, # sizes: n_mels, content_channels, content_layers, content_kernel_size, content_dim
@@ -88,17 +100,10 @@ class ContentEncoder(nn.Module):
         for block in self.blocks: x = block(x)
         return self.projection(self.norm(x)).transpose(1, 2)                  # [B, F, content_dim]
 
-    def reference_init_(self, generator:torch.Generator)->ContentEncoder:
-        "Set every parameter deterministically from `generator`."
-        reference_init_parameters_(self, generator)
-        return self
 
-    def prepare_for_export(self)->nn.Module:
-        "The module to export: itself, in eval mode."
-        return self.eval()
 
 # %% ../nbs/10_encoders.ipynb #486f7d6f
-class HubertStyleContentEncoder(nn.Module):
+class HubertStyleContentEncoder(ReferenceInitModule):
     "Transformer content encoder for PyTorch use: same input and output as `ContentEncoder`, never exported."
     component = None
     def __init__(self, model:ModelConfig, # sizes: n_mels, content_channels (model width), content_kernel_size, content_dim
@@ -124,10 +129,6 @@ class HubertStyleContentEncoder(nn.Module):
         x = F.instance_norm(x.transpose(1, 2)).transpose(1, 2)                  # per-utterance statistics removed
         return self.projection(x)
 
-    def reference_init_(self, generator:torch.Generator)->HubertStyleContentEncoder:
-        "Set every parameter deterministically from `generator`."
-        reference_init_parameters_(self, generator)
-        return self
 
     def prepare_for_export(self)->nn.Module:
         "Always raises: HuBERT-style encoders are never exported."
@@ -136,7 +137,7 @@ class HubertStyleContentEncoder(nn.Module):
                              "or SingingVoiceConverter(content_encoder='cnn'))")
 
 # %% ../nbs/10_encoders.ipynb #df5aa935
-class PitchEncoder(nn.Module):
+class PitchEncoder(ReferenceInitModule):
     "f0 [B, N] Hz + voiced mask [B, N] bool -> pitch features [B, N, 192]: log-f0 bin embedding + continuous MLP."
     component = "pitch_encoder"
     def __init__(self, model:ModelConfig, # f0_min_hz, f0_max_hz, f0_bins, pitch_dim
@@ -169,17 +170,10 @@ class PitchEncoder(nn.Module):
         continuous = self.mlp((2 * position - 1).unsqueeze(-1).to(dtype)) * valid.unsqueeze(-1).to(dtype)
         return self.embedding(index) + continuous
 
-    def reference_init_(self, generator:torch.Generator)->PitchEncoder:
-        "Set every parameter deterministically from `generator`."
-        reference_init_parameters_(self, generator)
-        return self
 
-    def prepare_for_export(self)->nn.Module:
-        "The module to export: itself, in eval mode."
-        return self.eval()
 
 # %% ../nbs/10_encoders.ipynb #fdb9edf7
-class SpeakerEncoder(nn.Module):
+class SpeakerEncoder(ReferenceInitModule):
     "16 kHz audio [B, S] -> L2-normalised speaker embedding [B, 256]: log-mel, dilated CNN, mean + std pooling, linear."
     component = None
     def __init__(self, model:ModelConfig, # sizes: n_mels, speaker_channels, speaker_dim
@@ -200,10 +194,6 @@ class SpeakerEncoder(nn.Module):
         std = torch.sqrt(torch.clamp((x - mean.unsqueeze(-1)).square().mean(dim=-1), min=1e-8))
         return F.normalize(self.projection(torch.cat([mean, std], dim=1)), dim=1)
 
-    def reference_init_(self, generator:torch.Generator)->SpeakerEncoder:
-        "Set every parameter deterministically from `generator`."
-        reference_init_parameters_(self, generator)
-        return self
 
     @torch.no_grad()
     def embed(self, audio:np.ndarray, # [S] mono, or [S, C] / [C, S] (averaged to mono); any rate

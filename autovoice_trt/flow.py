@@ -10,23 +10,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .core import AutovoiceError
+from .core import AutovoiceError, fill_normal_
 from .config import ModelConfig
 
 # %% auto #0
-__all__ = ['fill_normal_', 'as_dtype', 'DilatedSeparableConditioner', 'AffineCoupling', 'ChannelFlip', 'FlowDecoder',
-           'FlowDecoderInverse', 'MelProjection']
-
-# %% ../nbs/12_flow.ipynb #f4dce250
-def fill_normal_(param:torch.Tensor, # the parameter to overwrite in place
-                 generator:torch.Generator, # the only source of randomness
-                 std:float, # standard deviation of the draw
-                 mean:float|torch.Tensor=0.0, # mean (a scalar, or a tensor broadcast to `param`)
-                )->torch.Tensor: # `param`, filled
-    "Overwrite `param` with N(mean, std^2) drawn from `generator` (CPU draw, so a seed gives the same weights on any device)."
-    draw = torch.randn(param.shape, generator=generator, dtype=torch.float32) * std + mean
-    with torch.no_grad(): param.copy_(draw.to(param.device, param.dtype))
-    return param
+__all__ = ['as_dtype', 'DilatedSeparableConditioner', 'AffineCoupling', 'ChannelFlip', 'FlowDecoder', 'FlowDecoderInverse',
+           'MelProjection']
 
 # %% ../nbs/12_flow.ipynb #f737b31b
 def as_dtype(x:torch.Tensor, # any tensor

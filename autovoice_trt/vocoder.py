@@ -13,23 +13,13 @@ from fastcore.basics import patch
 from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import weight_norm
 
-from .core import AutovoiceError
+from .core import AutovoiceError, fill_normal_
 from .config import ModelConfig
 
 # %% auto #0
-__all__ = ['fill_normal_', 'set_conv_weight_', 'conv_fan_in', 'ResBlock1', 'Vocoder']
+__all__ = ['set_conv_weight_', 'conv_fan_in', 'ResBlock1', 'Vocoder']
 
 # %% ../nbs/14_vocoder.ipynb #a2500c0b
-def fill_normal_(param:torch.Tensor, # the parameter to overwrite in place
-                 generator:torch.Generator, # the only source of randomness
-                 std:float, # standard deviation of the draw
-                 mean:float=0.0, # mean of the draw
-                )->torch.Tensor: # `param`, filled
-    "Overwrite `param` with N(mean, std^2) drawn from `generator` (CPU draw, so a seed gives the same weights on any device)."
-    draw = torch.randn(param.shape, generator=generator, dtype=torch.float32) * std + mean
-    with torch.no_grad(): param.copy_(draw.to(param.device, param.dtype))
-    return param
-
 def set_conv_weight_(conv:nn.Module, # a convolution, weight-normed or not
                      weight:torch.Tensor, # the effective weight it should have
                     )->nn.Module: # `conv`
