@@ -2,7 +2,8 @@
 import json, os, subprocess, sys
 from pathlib import Path
 
-MODULES = ["core", "config", "runners", "audio", "frontend", "encoders", "flow", "vocoder", "converter", "demo", "cli"]
+MODULES = ["core", "config", "runners", "audio", "frontend", "encoders", "flow", "vocoder", "converter", "demo", "cli",
+           "compare", "export", "onnxruntime_runner", "tensorrt_build", "engine", "fp16", "calibration", "accuracy", "benchmark"]
 
 def test_default_config_ships_with_the_package():
     from autovoice_trt.config import DEFAULT_CONFIG_PATH, load_config

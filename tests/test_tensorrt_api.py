@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1]/"autovoice_trt"
-ENGINE, BUILD = PACKAGE/"engine.py", PACKAGE/"tensorrt_build.py"
+ENGINE, BUILD, CALIBRATION = PACKAGE/"engine.py", PACKAGE/"tensorrt_build.py", PACKAGE/"calibration.py"
 
 # How the code names TensorRT objects: a root (variable or attribute) -> the TensorRT class it holds (None = the module).
 RUNTIME_ROOTS = {"module": None, "self.module": None, "flavour": None, "runtime": "Runtime", "self._runtime": "Runtime",
@@ -176,7 +176,7 @@ def stubs(tmp_path_factory):
 
 
 def test_tensorrt10_path_type_checks_with_mypy(stubs):
-    run = run_mypy(stubs, ENGINE, BUILD)
+    run = run_mypy(stubs, ENGINE, BUILD, CALIBRATION)
     errors = [l for l in run.stdout.splitlines() if ": error:" in l]
     patched = patched_names()
     def patch_artifact(line):  # mypy does not understand fastcore's @patch, nor nn.Module's attribute typing for patched methods
