@@ -38,7 +38,7 @@ def held_out_loader(svc, # the converter
 VARIANTS = {  # name -> (precision, gated, what the backend is)
     "fp16 autocast": ("fp16", True, "torch CPU autocast fp16 (fp32 islands as the fp16 graph)"),
     "fp16 half": ("fp16", False, "torch CPU .half() (whole module fp16)"),
-    "fp16 ORT": ("fp16", False, "onnxruntime CPU on the fp16 graph: weight rounding only (upcast to fp32)"),
+    "fp16 ORT": ("fp16", True, "onnxruntime CPU on the fp16 graph (fp16 tensors between ops, fp32 math where no fp16 kernel)"),
     "int8 Q/DQ": ("int8", True, "onnxruntime CPU on the Q/DQ int8 graph (with fallback)"),
     "int8 weights": ("int8", False, "onnxruntime CPU on the weight-only int8 graph"),
 }

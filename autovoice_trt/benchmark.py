@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from .core import AutovoiceError, TensorSpec, write_json_atomic
 from .config import COMPONENTS, ComponentContract, ModelConfig, load_config
 from .runners import Runner, TorchRunner
-from .converter import SingingVoiceConverter, build_conditioning
+from .converter import SingingVoiceConverter, build_conditioning, stage_feeds
 
 # %% auto #0
 __all__ = ['TORCH_VARIANTS', 'LatencyStats', 'time_runner', 'spin_up_gpu', 'ModelPipeline', 'pipeline_contract',
@@ -117,16 +117,7 @@ def benchmark_feeds(svc:SingingVoiceConverter, # the model (reference weights or
     f0_input, voiced_mask = torch.from_numpy(np.stack(f0s)), torch.from_numpy(np.stack(voiced))
     speaker = F.normalize(torch.randn(batch, m.speaker_dim, generator=torch.Generator().manual_seed(seed)), dim=1)
     latent = svc.config.conversion.temperature * torch.randn(batch, m.latent_channels, n, generator=torch.Generator().manual_seed(seed + 1))
-    content = runners["content_encoder"]({"input_audio": audio})["content_features"]
-    pitch = runners["pitch_encoder"]({"f0_input": f0_input, "voiced_mask": voiced_mask})["pitch_features"]
-    conditioning = build_conditioning(content, pitch, speaker, n)
-    mask = torch.ones(batch, 1, n)
-    z = runners["flow_decoder"]({"latent_input": latent, "mask": mask, "conditioning": conditioning})["output_latent"]
-    mel = runners["mel_projection"]({"latent_input": z})["mel_output"]
-    return {"content_encoder": {"input_audio": audio}, "pitch_encoder": {"f0_input": f0_input, "voiced_mask": voiced_mask},
-            "flow_decoder": {"latent_input": latent, "mask": mask, "conditioning": conditioning},
-            "mel_projection": {"latent_input": z}, "vocoder": {"mel_input": mel},
-            "pipeline": {"input_audio": audio, "f0_input": f0_input, "voiced_mask": voiced_mask, "speaker": speaker, "latent_input": latent}}
+    return stage_feeds(runners, audio, f0_input, voiced_mask, speaker, latent)
 
 # %% ../nbs/60_benchmark.ipynb #adf76102
 TORCH_VARIANTS = {  # name -> TorchRunner options

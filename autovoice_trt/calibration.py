@@ -95,7 +95,7 @@ def component_feeds(svc, # a `SingingVoiceConverter` (the weights the graphs wer
                    )->dict[str, dict[str, torch.Tensor]]: # component -> its feed, batch 1, on the CPU
     "Every component's feed for one clip, each computed by the upstream stages in PyTorch fp32."
     from autovoice_trt.audio import estimate_f0, resample
-    from autovoice_trt.converter import build_conditioning
+    from autovoice_trt.converter import stage_feeds
     m = svc.config.model
     runners = runners or svc.torch_runners()
     rate = clip.sample_rate_hz
@@ -106,15 +106,7 @@ def component_feeds(svc, # a `SingingVoiceConverter` (the weights the graphs wer
     speaker = torch.from_numpy(svc.speaker_embedding(clip.audio, rate))[None]
     latent = svc.config.conversion.temperature * torch.randn(1, m.latent_channels, n, generator=torch.Generator().manual_seed(clip.seed))
     audio_t, f0_t, voiced_t = torch.from_numpy(np.ascontiguousarray(audio_16k))[None], torch.from_numpy(f0)[None], torch.from_numpy(voiced)[None]
-    content = runners["content_encoder"]({"input_audio": audio_t})["content_features"]
-    pitch = runners["pitch_encoder"]({"f0_input": f0_t, "voiced_mask": voiced_t})["pitch_features"]
-    conditioning, mask = build_conditioning(content, pitch, speaker, n), torch.ones(1, 1, n)
-    z = runners["flow_decoder"]({"latent_input": latent, "mask": mask, "conditioning": conditioning})["output_latent"]
-    mel = runners["mel_projection"]({"latent_input": z})["mel_output"]
-    return {"content_encoder": {"input_audio": audio_t}, "pitch_encoder": {"f0_input": f0_t, "voiced_mask": voiced_t},
-            "flow_decoder": {"latent_input": latent, "mask": mask, "conditioning": conditioning},
-            "mel_projection": {"latent_input": z}, "vocoder": {"mel_input": mel},
-            "pipeline": {"input_audio": audio_t, "f0_input": f0_t, "voiced_mask": voiced_t, "speaker": speaker, "latent_input": latent}}
+    return stage_feeds(runners, audio_t, f0_t, voiced_t, speaker, latent)
 
 # %% ../nbs/52_calibration.ipynb #66edde97
 if TYPE_CHECKING:

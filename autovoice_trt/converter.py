@@ -27,7 +27,7 @@ from .runners import Runner, TorchRunner
 
 # %% auto #0
 __all__ = ['STAGES', 'SingingVoiceConverter', 'check_speaker_embedding', 'load_speaker_embedding', 'ChunkPlan', 'plan_chunks',
-           'build_conditioning', 'peak_rss_mb']
+           'build_conditioning', 'stage_feeds', 'peak_rss_mb']
 
 # %% ../nbs/20_converter.ipynb #5deee389
 def _as_config(config)->Config:
@@ -207,6 +207,28 @@ def build_conditioning(content_features:torch.Tensor, # [B, F, content_dim] at 5
     content = F.interpolate(content_features.transpose(1, 2).to(dtype), size=n_frames, mode="linear", align_corners=False)
     spk = speaker.to(dtype)[:, :, None].expand(-1, -1, n_frames)
     return torch.cat([content, pitch_features.transpose(1, 2), spk], dim=1).contiguous()
+
+# %% ../nbs/20_converter.ipynb #26b56800
+@torch.inference_mode()
+def stage_feeds(runners:Mapping[str, Runner], # a runner per component (e.g. `svc.torch_runners()`)
+                input_audio:torch.Tensor, # [B, S] content-rate audio
+                f0_input:torch.Tensor, # [B, N] Hz
+                voiced_mask:torch.Tensor, # [B, N] bool
+                speaker:torch.Tensor, # [B, speaker_dim]
+                latent_input:torch.Tensor, # [B, latent_channels, N] the flow's noise
+               )->dict[str, dict[str, torch.Tensor]]: # component (and "pipeline") -> its feed
+    "Every component's feed, each computed by the upstream stages on `runners`."
+    n, batch = f0_input.shape[-1], f0_input.shape[0]
+    content = runners["content_encoder"]({"input_audio": input_audio})["content_features"]
+    pitch = runners["pitch_encoder"]({"f0_input": f0_input, "voiced_mask": voiced_mask})["pitch_features"]
+    conditioning, mask = build_conditioning(content, pitch, speaker, n), torch.ones(batch, 1, n)
+    z = runners["flow_decoder"]({"latent_input": latent_input, "mask": mask, "conditioning": conditioning})["output_latent"]
+    mel = runners["mel_projection"]({"latent_input": z})["mel_output"]
+    return {"content_encoder": {"input_audio": input_audio}, "pitch_encoder": {"f0_input": f0_input, "voiced_mask": voiced_mask},
+            "flow_decoder": {"latent_input": latent_input, "mask": mask, "conditioning": conditioning},
+            "mel_projection": {"latent_input": z}, "vocoder": {"mel_input": mel},
+            "pipeline": {"input_audio": input_audio, "f0_input": f0_input, "voiced_mask": voiced_mask, "speaker": speaker,
+                         "latent_input": latent_input}}
 
 # %% ../nbs/20_converter.ipynb #8995d6e0
 STAGES = ("resample", "f0") + COMPONENTS + ("loudness",)

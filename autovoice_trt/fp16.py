@@ -72,6 +72,45 @@ def _restore_float_outputs(converted:onnx.ModelProto, original:onnx.ModelProto)-
         repaired.append(value.name)
     return repaired
 
+def _cast_to(node:onnx.NodeProto)->int|None:
+    return next((a.i for a in node.attribute if a.name == "to"), None) if node.op_type == "Cast" else None
+
+def _float_dtypes(model:onnx.ModelProto)->dict[str, int]:
+    "Tensor name -> ONNX elem type, from inputs, initializers, Constant nodes and shape inference."
+    inferred = onnx.shape_inference.infer_shapes(model)
+    types = {v.name: v.type.tensor_type.elem_type for v in [*inferred.graph.input, *inferred.graph.value_info, *inferred.graph.output]}
+    types.update({i.name: i.data_type for i in model.graph.initializer})
+    for node in model.graph.node:
+        if node.op_type == "Constant":
+            value = next((a.t for a in node.attribute if a.name == "value"), None)
+            if value is not None: types[node.output[0]] = value.data_type
+    return types
+
+def _remove_cast_round_trips(model:onnx.ModelProto)->int:
+    "Rewire every `Cast(fp32->fp16) -> Cast(fp16->fp32)` to the fp32 tensor, drop the casts left unused; return pairs removed."
+    FLOAT, FLOAT16 = onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16
+    graph, types = model.graph, _float_dtypes(model)
+    outputs = {o.name for o in graph.output}
+    consumers: dict[str, list[onnx.NodeProto]] = {}
+    for node in graph.node:
+        for name in node.input: consumers.setdefault(name, []).append(node)
+    dead, removed = set(), 0
+    for first in graph.node:
+        if _cast_to(first) != FLOAT16 or types.get(first.input[0]) != FLOAT: continue
+        for second in consumers.get(first.output[0], []):
+            if _cast_to(second) != FLOAT or second.output[0] in outputs: continue
+            for user in consumers.get(second.output[0], []):
+                user.input[:] = [first.input[0] if i == second.output[0] else i for i in user.input]
+                consumers.setdefault(first.input[0], []).append(user)
+            dead.add(id(second)); removed += 1
+        if first.output[0] not in outputs and all(id(n) in dead for n in consumers.get(first.output[0], [])): dead.add(id(first))
+    kept = [n for n in graph.node if id(n) not in dead]
+    gone = {o for n in graph.node if id(n) in dead for o in n.output}
+    del graph.node[:]; graph.node.extend(kept)
+    kept_info = [v for v in graph.value_info if v.name not in gone]
+    del graph.value_info[:]; graph.value_info.extend(kept_info)
+    return removed
+
 def convert_graph_fp16(onnx_path:str|Path, # the fp32 graph
                        output_path:str|Path, # where the fp16 graph goes (written atomically)
                        contract:ComponentContract, # its component's tensors: the fp16 graph must keep them
@@ -92,6 +131,7 @@ def convert_graph_fp16(onnx_path:str|Path, # the fp32 graph
         converted = float16.convert_float_to_float16(onnx.load(str(onnx_path)), keep_io_types=True, op_block_list=op_block,
                                                      node_block_list=node_block)
     repaired = _restore_float_outputs(converted, original)
+    round_trips = _remove_cast_round_trips(converted)
     with atomic_path(output_path) as tmp: onnx.save(converted, str(tmp))
     check_graph(output_path, contract)  # checker, strict shape inference, names, dtypes (fp32 I/O, bool mask), dims
     fp16_weights = sum(1 for i in converted.graph.initializer if i.data_type == onnx.TensorProto.FLOAT16)
@@ -99,7 +139,7 @@ def convert_graph_fp16(onnx_path:str|Path, # the fp32 graph
             "file": Path(output_path).name, "sha256": sha256_file(output_path), "bytes": Path(output_path).stat().st_size,
             "kept_fp32_nodes": blocked, "kept_fp32_ops": list(FP16_FP32_OPS), "fp16_initializers": fp16_weights,
             "casts": sum(1 for n in converted.graph.node if n.op_type == "Cast"), "outputs_repaired": repaired,
-            "seconds": time.perf_counter() - t0}
+            "cast_round_trips_removed": round_trips, "seconds": time.perf_counter() - t0}
 
 # %% ../nbs/50_fp16.ipynb #32a29d7d
 def convert_fp16(onnx_dir:str|Path, # a folder written by `export_components` (fp32 graphs + manifest)

@@ -29,12 +29,18 @@ def test_cli_export_all_five(tmp_path):
     assert sorted(p.name for p in tmp_path.glob("*.onnx")) == sorted(f"{c}.onnx" for c in COMPONENTS)
 
 
-def test_missing_output_folder_is_refused(tmp_path):
+def test_missing_output_folder(tmp_path):
+    "The library refuses a folder that is not there; the CLI creates it (mkdir -p), and refuses a path that is a file."
     with pytest.raises(AutovoiceError, match="does not exist: create it first"):
         export_components(None, tmp_path / "not_there")
     assert list(tmp_path.iterdir()) == []
-    run = subprocess.run(["autovoice-trt", "export", "--output-dir", str(tmp_path / "not_there")], capture_output=True, text=True)
-    assert run.returncode == 2 and "not_there" in run.stderr and "Traceback" not in run.stderr, run.stderr
+    run = subprocess.run(["autovoice-trt", "export", "--output-dir", str(tmp_path / "new" / "onnx"), "--components", "mel_projection"],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert (tmp_path / "new" / "onnx" / "mel_projection.onnx").is_file()
+    (tmp_path / "a_file").write_text("x")
+    run = subprocess.run(["autovoice-trt", "export", "--output-dir", str(tmp_path / "a_file")], capture_output=True, text=True)
+    assert run.returncode == 2 and "a_file" in run.stderr and "Traceback" not in run.stderr, run.stderr
 
 
 def test_truncated_graph_is_refused_naming_the_file(tmp_path):
