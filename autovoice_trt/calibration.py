@@ -6,7 +6,7 @@
 from __future__ import annotations
 import dataclasses, json, math, re, tempfile, time, warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import onnx
@@ -109,9 +109,6 @@ def component_feeds(svc, # a `SingingVoiceConverter` (the weights the graphs wer
     return stage_feeds(runners, audio_t, f0_t, voiced_t, speaker, latent)
 
 # %% ../nbs/52_calibration.ipynb #66edde97
-if TYPE_CHECKING:
-    from onnxruntime.quantization import CalibrationDataReader
-
 class ComponentDataReader:
     """ONNX Runtime's calibration interface over one component's feeds (numpy, the graph's input names).
     `CalibrationDataReader` accepts any class with `get_next` as a subclass (its `__subclasshook__`), so this one does
@@ -174,7 +171,7 @@ def _method(method:str):
     return CalibrationMethod[METHODS[method]]
 
 def calibrate_ranges(onnx_path:str|Path, # the fp32 graph
-                     reader:CalibrationDataReader, # its feeds
+                     reader:ComponentDataReader, # its feeds (or any ONNX Runtime `CalibrationDataReader`)
                      method:str="entropy", # entropy | percentile | minmax
                      percentile:float=99.999, # for `percentile`
                     )->tuple[dict[str, list[float]], dict[str, tuple[np.ndarray, np.ndarray]]]: # (tensor -> [lowest, highest], tensor -> (counts, edges))
@@ -244,7 +241,7 @@ class CalibrationCache:
         self.reused:dict[str, bool] = {}
 
     def ranges(self, component:str, onnx_path:str|Path, # the fp32 graph
-               reader_fn:Callable[[], CalibrationDataReader], # builds the reader only when the ranges must be computed
+               reader_fn:Callable[[], ComponentDataReader], # builds the reader only when the ranges must be computed
               )->dict[str, list[float]]:
         "The component's ranges: from the cache when valid, else computed (the log says why) and stored."
         sha = sha256_file(onnx_path)
@@ -589,14 +586,11 @@ def precision_summary(rows:Sequence[Mapping])->list[dict[str, Any]]:
     return [{"op": op, "input": i, "weights": w, "nodes": n} for (op, i, w), n in sorted(counts.items())]
 
 # %% ../nbs/52_calibration.ipynb #ce793d1b
-if TYPE_CHECKING:
-    import tensorrt as trt10
-
 def entropy_calibrator(loader:CalibrationLoader, # the calibration data
                        component:str, # which component's feeds
                        cache_path:str|Path, # TensorRT's calibration cache (read if present, written after calibration)
                        device:str="cuda", # where batches are staged
-                      )->trt10.IInt8EntropyCalibrator2: # pass to `build_engine(..., precision="int8", calibrator=...)`
+                      )->Any: # a `tensorrt.IInt8EntropyCalibrator2`: pass to `build_engine(..., precision="int8", calibrator=...)`
     "A TensorRT 10 `IInt8EntropyCalibrator2` over one component's calibration feeds."
     if not core.HAS_TRT: raise AutovoiceError("entropy_calibrator: full TensorRT 10 is not installed (pip install tensorrt); TensorRT-RTX and 11 take Q/DQ graphs instead")
     import tensorrt as trt

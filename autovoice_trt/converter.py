@@ -27,7 +27,7 @@ from .runners import Runner, TorchRunner
 
 # %% auto #0
 __all__ = ['STAGES', 'SingingVoiceConverter', 'check_speaker_embedding', 'load_speaker_embedding', 'ChunkPlan', 'plan_chunks',
-           'build_conditioning', 'stage_feeds', 'peak_rss_mb']
+           'build_conditioning', 'stage_feeds', 'peak_rss_mb', 'profile_overrides', 'conversion_peak_memory']
 
 # %% ../nbs/20_converter.ipynb #5deee389
 def _as_config(config)->Config:
@@ -363,3 +363,32 @@ def peak_rss_mb(fn, # the work to measure
     finally:
         done.set(); sampler.join()
     return result, (max(peak, process.memory_info().rss) - base) / 2**20
+
+# %% ../nbs/20_converter.ipynb #fce4a09d
+def profile_overrides(max_seconds:float, # the longest audio one chunk may hold
+                      max_batch:int=4, config:Config|None=None)->dict: # for `SingingVoiceConverter(...)` or a user YAML
+    "Config overrides setting every component's profile maximum to `max_seconds` of audio (min and opt kept)."
+    m = (config or load_config()).model
+    frames, samples = int(max_seconds * m.frame_rate_hz), int(max_seconds * m.content_sample_rate_hz)
+    per_frame = {"pitch_encoder": {"f0_input": [], "voiced_mask": []},
+                 "flow_decoder": {"latent_input": [m.latent_channels], "mask": [1], "conditioning": [m.conditioning_channels]},
+                 "mel_projection": {"latent_input": [m.latent_channels]}, "vocoder": {"mel_input": [m.mel_channels]}}
+    return {"tensorrt": {"voice_conversion": {"content_encoder": {"input_audio": {"max": [max_batch, samples]}},
+            **{c: {n: {"max": [max_batch, *dims, frames]} for n, dims in ins.items()} for c, ins in per_frame.items()}}}}
+
+def conversion_peak_memory(seconds:float, # audio to convert (synthetic alto)
+                           profile_seconds:float, # every profile's maximum (`profile_overrides`): the chunk length
+                           warmup_seconds:float=10.0, # converted first, so one-time allocations are not counted
+                           threads:int=1, # torch CPU threads
+                          )->dict: # chunks, peak MB above the start, seconds
+    "Peak resident memory that converting `seconds` of audio adds, in this process (call it in a fresh one)."
+    from autovoice_trt.audio import synth_singing
+    torch.set_num_threads(threads)
+    svc = SingingVoiceConverter(profile_overrides(profile_seconds))
+    rate = svc.config.model.output_sample_rate_hz
+    target = svc.speaker_embedding(synth_singing(3.0, sample_rate_hz=rate, voice="soprano", seed=1).audio, rate)
+    svc.convert_timed(synth_singing(warmup_seconds, sample_rate_hz=rate, voice="alto", seed=2).audio, rate, target)
+    source = synth_singing(seconds, sample_rate_hz=rate, voice="alto", seed=int(seconds))
+    (audio, t), mb = peak_rss_mb(lambda: svc.convert_timed(source.audio, rate, target))
+    if len(audio) != len(source.audio): raise AutovoiceError(f"converted audio: expected {len(source.audio)} samples, got {len(audio)}")
+    return {"chunks": t["chunks"], "peak_mb_above_start": round(mb, 1), "seconds": round(t["total"], 1)}

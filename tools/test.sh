@@ -42,6 +42,14 @@ echo "== 4/4 docs (offline)"
 fake_bin=$(mktemp -d)
 printf '#!/bin/sh\nexit 0\n' > "$fake_bin/quarto"; chmod +x "$fake_bin/quarto"
 PATH="$fake_bin:$PATH" nbdev_proc_nbs
+# nbdev marks show_doc cells with a `has_sd` key that nbformat's schema does not allow: drop it so nbconvert validates
+python - <<'PY'
+import glob, json
+for path in glob.glob("_proc/*.ipynb"):
+    nb = json.load(open(path))
+    for cell in nb["cells"]: cell.pop("has_sd", None)
+    json.dump(nb, open(path, "w"), indent=1)
+PY
 rm -rf _site && mkdir -p _site
 jupyter nbconvert --to html --output-dir _site _proc/*.ipynb --log-level WARN
 ls _site/*.html >/dev/null
