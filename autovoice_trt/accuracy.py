@@ -119,6 +119,7 @@ def measure_variant(svc, loader, # held-out data (`held_out_loader`)
 # %% ../nbs/55_accuracy.ipynb #bcb2b980
 def _gate_for(variant:str, component:str, variants:Mapping=VARIANTS)->Gate|None:
     precision, gated, _ = variants[variant]
+    if precision == "fp32": return GATES["onnxruntime_fp32_end_to_end" if component == "end_to_end" else "onnxruntime_fp32"]  # e.g. a GPU provider
     return GATES[f"{precision}_{'end_to_end' if component == 'end_to_end' else 'component'}"]
 
 def accuracy_rows(records_by_variant:Mapping[str, Sequence[ComparisonRecord]], # variant -> `measure_variant` records
@@ -136,7 +137,7 @@ def accuracy_rows(records_by_variant:Mapping[str, Sequence[ComparisonRecord]], #
             for name in (mine[0].outputs if mine else []):
                 worst = min((r.outputs[name] for r in mine), key=lambda m: m.snr_db)
                 gate = _gate_for(variant, component, variants)
-                seed = SEED_TARGETS[precision] if component != "end_to_end" else None
+                seed = SEED_TARGETS.get(precision) if component != "end_to_end" else None  # the seed set none for fp32
                 rows.append({"component": component, "output": name, "variant": variant, "backend": backend, "gated": gated and name != "waveform_log_mel",
                              "snr_db": worst.snr_db, "max_abs": worst.max_abs, "rmse": worst.rmse, "non_finite": worst.non_finite,
                              "gate": f">= {gate.min_snr_db:g} dB", "gate_pass": not gate_failures(worst, gate),
