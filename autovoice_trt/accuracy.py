@@ -66,17 +66,11 @@ def variant_runners(svc, # the converter (fresh module copies are taken per vari
 def run_pipeline(runners:Mapping[str, Runner], # component -> runner
                  feed:Mapping[str, Any], # the loader's "pipeline" feed: input_audio, f0_input, voiced_mask, speaker, latent_input
                 )->dict[str, torch.Tensor]: # mel_output [B, 80, N] and waveform [B, 1, N*256], float32 on the CPU
-    "Every stage on its runner, as a conversion runs them."
-    from autovoice_trt.converter import build_conditioning
-    n = feed["f0_input"].shape[1]
-    content = runners["content_encoder"]({"input_audio": feed["input_audio"]})["content_features"].float().cpu()
-    pitch = runners["pitch_encoder"]({"f0_input": feed["f0_input"], "voiced_mask": feed["voiced_mask"]})["pitch_features"].float().cpu()
-    conditioning = build_conditioning(content, pitch, feed["speaker"], n)
-    mask = torch.ones(feed["latent_input"].shape[0], 1, n)
-    z = runners["flow_decoder"]({"latent_input": feed["latent_input"], "mask": mask, "conditioning": conditioning})["output_latent"].float().cpu()
-    mel = runners["mel_projection"]({"latent_input": z})["mel_output"].float().cpu()
-    wave = runners["vocoder"]({"mel_input": mel})["waveform"].float().cpu()
-    return {"mel_output": mel, "waveform": wave}
+    "Every stage on its runner, as a conversion runs them (`stage_feeds`, then the vocoder)."
+    from autovoice_trt.converter import stage_feeds
+    feeds = stage_feeds(runners, feed["input_audio"], feed["f0_input"], feed["voiced_mask"], feed["speaker"], feed["latent_input"])
+    mel = feeds["vocoder"]["mel_input"]
+    return {"mel_output": mel, "waveform": runners["vocoder"]({"mel_input": mel})["waveform"].float().cpu()}
 
 def _describe(runners:Mapping[str, Runner])->dict:
     first = next(iter(runners.values())).describe()

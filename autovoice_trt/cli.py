@@ -169,13 +169,13 @@ def build_parser()->argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_info)
 
+    components = dict(nargs="+", default=None, help="subset of components (default: all five)")
     p = sub.add_parser("export", help="export every component to ONNX with a manifest")
     p.add_argument("--output-dir", required=True)
     p.add_argument("--config", default=None)
-    p.add_argument("--components", nargs="+", default=None, help="subset of components (default: all five)")
+    p.add_argument("--components", **components)
     p.set_defaults(func=cmd_export)
 
-    components = dict(nargs="+", default=None, help="subset of components (default: all five)")
     p = sub.add_parser("fp16", help="write fp16 graphs (fp32 I/O, sensitive parts fp32) beside the exported ones")
     p.add_argument("--onnx-dir", required=True, help="graphs from `autovoice-trt export`")
     p.add_argument("--output-dir", default=None, help="default: --onnx-dir (where `build --precision fp16` looks)")
@@ -198,7 +198,7 @@ def build_parser()->argparse.ArgumentParser:
 
     p = sub.add_parser("build", help="build TensorRT engines with metadata (skips fresh ones, rebuilds stale ones)")
     p.add_argument("--onnx-dir", required=True, help="graphs from `autovoice-trt export` (and `fp16` / `calibrate`)")
-    p.add_argument("--engine-dir", required=True, help="existing folder for the engines")
+    p.add_argument("--engine-dir", required=True, help="folder for the engines (created if missing)")
     p.add_argument("--precision", choices=["fp32", "fp16", "int8"], default="fp32")
     p.add_argument("--flavour", choices=["auto", "tensorrt", "tensorrt-rtx"], default="auto")
     p.add_argument("--force", action="store_true", help="rebuild fresh engines too")

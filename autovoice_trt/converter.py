@@ -219,11 +219,11 @@ def stage_feeds(runners:Mapping[str, Runner], # a runner per component (e.g. `sv
                )->dict[str, dict[str, torch.Tensor]]: # component (and "pipeline") -> its feed
     "Every component's feed, each computed by the upstream stages on `runners`."
     n, batch = f0_input.shape[-1], f0_input.shape[0]
-    content = runners["content_encoder"]({"input_audio": input_audio})["content_features"]
-    pitch = runners["pitch_encoder"]({"f0_input": f0_input, "voiced_mask": voiced_mask})["pitch_features"]
+    content = runners["content_encoder"]({"input_audio": input_audio})["content_features"].float().cpu()
+    pitch = runners["pitch_encoder"]({"f0_input": f0_input, "voiced_mask": voiced_mask})["pitch_features"].float().cpu()
     conditioning, mask = build_conditioning(content, pitch, speaker, n), torch.ones(batch, 1, n)
-    z = runners["flow_decoder"]({"latent_input": latent_input, "mask": mask, "conditioning": conditioning})["output_latent"]
-    mel = runners["mel_projection"]({"latent_input": z})["mel_output"]
+    z = runners["flow_decoder"]({"latent_input": latent_input, "mask": mask, "conditioning": conditioning})["output_latent"].float().cpu()
+    mel = runners["mel_projection"]({"latent_input": z})["mel_output"].float().cpu()
     return {"content_encoder": {"input_audio": input_audio}, "pitch_encoder": {"f0_input": f0_input, "voiced_mask": voiced_mask},
             "flow_decoder": {"latent_input": latent_input, "mask": mask, "conditioning": conditioning},
             "mel_projection": {"latent_input": z}, "vocoder": {"mel_input": mel},
@@ -369,12 +369,9 @@ def profile_overrides(max_seconds:float, # the longest audio one chunk may hold
                       max_batch:int=4, config:Config|None=None)->dict: # for `SingingVoiceConverter(...)` or a user YAML
     "Config overrides setting every component's profile maximum to `max_seconds` of audio (min and opt kept)."
     m = (config or load_config()).model
-    frames, samples = int(max_seconds * m.frame_rate_hz), int(max_seconds * m.content_sample_rate_hz)
-    per_frame = {"pitch_encoder": {"f0_input": [], "voiced_mask": []},
-                 "flow_decoder": {"latent_input": [m.latent_channels], "mask": [1], "conditioning": [m.conditioning_channels]},
-                 "mel_projection": {"latent_input": [m.latent_channels]}, "vocoder": {"mel_input": [m.mel_channels]}}
-    return {"tensorrt": {"voice_conversion": {"content_encoder": {"input_audio": {"max": [max_batch, samples]}},
-            **{c: {n: {"max": [max_batch, *dims, frames]} for n, dims in ins.items()} for c, ins in per_frame.items()}}}}
+    size = {"batch": max_batch, "frames": int(max_seconds * m.frame_rate_hz), "samples": int(max_seconds * m.content_sample_rate_hz)}
+    return {"tensorrt": {"voice_conversion": {c.name: {s.name: {"max": [size.get(d, d) for d in s.dims]} for s in c.inputs}
+                                              for c in component_contracts(m).values()}}}
 
 def conversion_peak_memory(seconds:float, # audio to convert (synthetic alto)
                            profile_seconds:float, # every profile's maximum (`profile_overrides`): the chunk length

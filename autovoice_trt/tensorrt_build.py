@@ -333,16 +333,14 @@ def build_engine(onnx_path:str|Path, # the exported graph (for strongly typed fl
         if precision == "int8" and calibrator is None and graph_precision(onnx_path) != "int8":
             raise AutovoiceError(f"{where}: an int8 build with TensorRT {flavour.__version__} needs a Q/DQ graph (`{_precision_step('int8', onnx_path.parent)}`) or a calibrator")
         notices += _tensorrt10_precision_flags(builder_config, flavour.BuilderFlag, precision, strict_types, calibrator)
+    # TensorRT-RTX keeps the timing-cache calls but, since 1.2, as deprecated no-ops (it picks kernels at run time)
+    has_cache = hasattr(builder_config, "create_timing_cache") and flavour.__name__ != "tensorrt_rtx"
+    cache_path = Path(timing_cache) if timing_cache is not None and has_cache else None
+    if timing_cache is not None and cache_path is None: notices.append(f"timing cache ignored: {flavour.__name__} {flavour.__version__} has none")
     for notice in notices: logger.info("%s: %s", onnx_path.name, notice)
     optimization_profile = builder.create_optimization_profile()
     for name, rng in profile.items(): optimization_profile.set_shape(name, list(rng.min), list(rng.opt), list(rng.max))
     if builder_config.add_optimization_profile(optimization_profile) < 0: raise AutovoiceError(f"{where}: TensorRT rejected the profile {profile}")
-    # TensorRT-RTX keeps the timing-cache calls but, since 1.2, as deprecated no-ops (it picks kernels at run time)
-    has_cache = hasattr(builder_config, "create_timing_cache") and flavour.__name__ != "tensorrt_rtx"
-    cache_path = Path(timing_cache) if timing_cache is not None and has_cache else None
-    if timing_cache is not None and cache_path is None:
-        notices.append(f"timing cache ignored: {flavour.__name__} {flavour.__version__} has none")
-        logger.info("%s: %s", onnx_path.name, notices[-1])
     if cache_path is not None:
         cache = builder_config.create_timing_cache(cache_path.read_bytes() if cache_path.is_file() else b"")
         builder_config.set_timing_cache(cache, ignore_mismatch=False)

@@ -28,7 +28,7 @@ from autovoice_trt.config import COMPONENTS
 from autovoice_trt.converter import SingingVoiceConverter
 from autovoice_trt.core import write_json_atomic
 from autovoice_trt.export import export_components
-from autovoice_trt.fp16 import AutocastRunner, convert_fp16
+from autovoice_trt.fp16 import convert_fp16
 from autovoice_trt.onnxruntime_runner import OnnxRuntimeRunner
 from autovoice_trt.runners import TorchRunner
 
@@ -77,7 +77,8 @@ def torch_modules():  # copies: export_modules() hands out the converter's own m
 reference_modules = torch_modules()
 reference = {c: TorchRunner(reference_modules[c], svc.contracts[c], device=DEVICE, content_sample_rate_hz=rate) for c in COMPONENTS}
 records = {}
-for variant, (name, (suffix, precision)) in zip(VARIANTS, GRAPHS.items()):
+for name, (suffix, precision) in GRAPHS.items():
+    variant = f"{name} ORT CUDA"
     runners = {c: ort_runner(c, suffix, precision) for c in COMPONENTS}
     providers = {c: r.describe()["providers"] for c, r in runners.items()}
     assert all(p[0] == PROVIDERS[0] for p in providers.values()), providers
@@ -89,7 +90,7 @@ for row in rows: print(json.dumps({k: row.get(k) for k in ("component", "output"
 class BoundRunner:
     "Inputs and outputs bound to CUDA tensors once; `run()` replays the session on them (fixed shapes)."
     def __init__(self, runner, feed):
-        self.session, self.describe = runner.session, runner.describe
+        self.session = runner.session
         host = {s.name: np.asarray(feed[s.name].cpu().numpy() if isinstance(feed[s.name], torch.Tensor) else feed[s.name]) for s in runner.input_specs}
         outputs = self.session.run(None, host)
         self.inputs = {k: torch.from_numpy(v).to(DEVICE) for k, v in host.items()}
