@@ -35,7 +35,7 @@ setuptools.setup(
                 ['Programming Language :: Python :: ' + o for o in py_versions[py_versions.index(min_python):]] +
                 (['License :: ' + lic[1]] if lic[1] else []),
     url=cfg['git_url'],
-    packages=['autovoice_trt'],  # ships only the package
+    packages=setuptools.find_packages(include=['autovoice_trt', 'autovoice_trt.*']),  # the package and its layers (models, graphs, backends, evaluation)
     include_package_data=True,
     package_data={'autovoice_trt': ['*.yaml']},
     install_requires=requirements,

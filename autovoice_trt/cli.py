@@ -16,7 +16,7 @@ __all__ = ['cmd_convert', 'cmd_demo', 'environment_info', 'cmd_info', 'cmd_expor
 # %% ../nbs/90_cli.ipynb #9df40cf4
 def _speaker_embedding(svc, speaker:str)->"np.ndarray":
     from autovoice_trt.audio import load_audio
-    from autovoice_trt.converter import load_speaker_embedding
+    from autovoice_trt.models.voice_model import load_speaker_embedding
     if speaker.endswith(".npy"): return load_speaker_embedding(speaker, svc.config.model.speaker_dim)
     audio, rate = load_audio(speaker)
     return svc.speaker_embedding(audio, rate)
@@ -31,15 +31,10 @@ def cmd_convert(args)->int:
     audio, rate = load_audio(args.source)
     svc = SingingVoiceConverter(args.config, checkpoint=args.checkpoint)
     target = _speaker_embedding(svc, args.speaker)
-    runners = None
-    if args.backend == "onnxruntime":
-        from autovoice_trt.onnxruntime_runner import onnxruntime_runners
-        if not args.onnx_dir: raise AutovoiceError("--backend onnxruntime needs --onnx-dir (made by `autovoice-trt export`)")
-        runners = onnxruntime_runners(args.onnx_dir, svc.config)
-    elif args.backend == "tensorrt":
-        from autovoice_trt.engine import load_tensorrt_engines
-        if not args.engine_dir: raise AutovoiceError("--backend tensorrt needs --engine-dir (made by `autovoice-trt build`)")
-        runners = load_tensorrt_engines(args.engine_dir, args.precision, svc.config)
+    if args.backend == "onnxruntime" and not args.onnx_dir: raise AutovoiceError("--backend onnxruntime needs --onnx-dir (made by `autovoice-trt export`)")
+    if args.backend == "tensorrt" and not args.engine_dir: raise AutovoiceError("--backend tensorrt needs --engine-dir (made by `autovoice-trt build`)")
+    precision = args.precision or (svc.config.tensorrt.voice_conversion.precision if args.backend != "torch" else "fp32")
+    runners = svc.runners(args.backend, precision, args.onnx_dir, args.engine_dir)
     converted, timing = svc.convert_timed(audio, rate, target, pitch_shift=args.pitch_shift, seed=args.seed,
                                           temperature=args.temperature, runners=runners, progress=True,
                                           output_sample_rate=args.output_sample_rate)
@@ -93,7 +88,7 @@ def _make_dir(path:str|None, what:str)->str|None:
 
 def cmd_export(args)->int:
     "autovoice-trt export --output-dir DIR"
-    from autovoice_trt.export import export_components
+    from autovoice_trt.graphs.folder import export_components
     _make_dir(args.output_dir, "ONNX export")
     manifest = export_components(args.config, args.output_dir, components=args.components)
     graphs = manifest["graphs"]
@@ -103,33 +98,38 @@ def cmd_export(args)->int:
 def cmd_fp16(args)->int:
     "autovoice-trt fp16 --onnx-dir DIR [--output-dir DIR]"
     from autovoice_trt.config import load_config
-    from autovoice_trt.fp16 import convert_fp16
-    _make_dir(args.output_dir, "fp16 graphs")
-    reports = convert_fp16(args.onnx_dir, args.output_dir, load_config(args.config), args.components)
+    from autovoice_trt.graphs.fp16 import convert_fp16
+    reports = convert_fp16(args.onnx_dir, load_config(args.config), args.components)
     for r in reports.values():
         print(f"{r['file']}: {sum(map(len, r['kept_fp32_nodes'].values()))} nodes kept fp32, {r['fp16_initializers']} fp16 initializers, {r['bytes']} bytes")
-    print(f"wrote {len(reports)} fp16 graphs and fp16.json to {args.output_dir or args.onnx_dir}")
+    print(f"wrote {len(reports)} fp16 graphs and fp16.json to {args.onnx_dir}")
     return 0
 
 def cmd_calibrate(args)->int:
     "autovoice-trt calibrate --onnx-dir DIR --output-dir DIR [--audio-dir DIR] [--cache FILE] [--samples N]"
-    from autovoice_trt.calibration import calibrate
-    _make_dir(args.output_dir, "int8 graphs")
-    report = calibrate(args.onnx_dir, args.output_dir, args.audio_dir, args.cache, args.samples, args.config, progress=True,
+    from autovoice_trt.graphs.int8 import calibrate
+    if args.output_dir is not None and Path(args.output_dir).resolve() != Path(args.onnx_dir).resolve():
+        raise AutovoiceError(f"--output-dir {args.output_dir!r}: the int8 graphs are written beside the fp32 graphs in --onnx-dir {args.onnx_dir!r}, "
+                             "where build finds them; leave --output-dir out (or give the same folder)")
+    report = calibrate(args.onnx_dir, args.audio_dir, args.cache, args.samples, args.config, progress=True,
                        checkpoint=args.checkpoint, seconds=args.seconds, components=args.components, fallback=not args.no_fallback)
     for name, g in report["graphs"].items():
         snr = g["validation_snr_db"]
         how = ("cache reused" if g["cache_reused"] else "calibrated") + (f", fallback: {', '.join(g['fallback_groups']) or 'none'}"
               f" ({snr['all_int8']:.1f} -> {snr['with_fallback']:.1f} dB)" if snr else f", fallback from {g['fallback_file']}" if g["fallback_file"] else "")
-        print(f"{g['int8']}: {how}")
-    print(f"cache {report['cache']} ({report['method']}); int8.json in {args.output_dir}; {report['seconds']:.1f} s")
+        print(f"{g['file']}: {how}")
+    print(f"cache {report['cache']} ({report['method']}); int8.json in {args.onnx_dir}; {report['seconds']:.1f} s")
     return 0
 
 def cmd_build(args)->int:
     "autovoice-trt build --onnx-dir DIR --engine-dir DIR --precision fp32|fp16|int8 [--flavour auto|tensorrt|tensorrt-rtx]"
-    from autovoice_trt.tensorrt_build import build_engines
+    from autovoice_trt.backends.tensorrt_build import build_engines
     _make_dir(args.engine_dir, "engine")
-    manifest = build_engines(args.onnx_dir, args.engine_dir, args.precision, args.flavour, args.config, args.components, args.force)
+    from autovoice_trt.config import load_config
+    cfg = load_config(args.config)
+    vc = cfg.tensorrt.voice_conversion
+    args.precision, args.flavour = args.precision or vc.precision, args.flavour or vc.flavour  # defaults from the config's tensorrt section
+    manifest = build_engines(args.onnx_dir, args.engine_dir, args.precision, args.flavour, cfg, args.components, args.force)
     build = manifest["builds"][args.precision]
     for name, e in build["engines"].items(): print(f"{e['file']}: {e['status']} ({e['reason']}), {e['build_seconds']:.2f} s")
     print(f"{build['flavour']} {build['flavour_version']}: {len(build['engines'])} {args.precision} engines and engines.json in {args.engine_dir}")
@@ -150,7 +150,7 @@ def build_parser()->argparse.ArgumentParser:
     p.add_argument("--backend", choices=["torch", "onnxruntime", "tensorrt"], default="torch")
     p.add_argument("--onnx-dir", help="graphs from `autovoice-trt export` (for --backend onnxruntime)")
     p.add_argument("--engine-dir", help="engines from `autovoice-trt build` (for --backend tensorrt)")
-    p.add_argument("--precision", choices=["fp32", "fp16", "int8"], default=None, help="which engines of --engine-dir (default: the latest build)")
+    p.add_argument("--precision", choices=["fp32", "fp16", "int8"], default=None, help="onnxruntime: which graphs of --onnx-dir; tensorrt: which engines of --engine-dir (default: config tensorrt.voice_conversion.precision)")
     p.add_argument("--seed", type=int, default=None, help="prior noise seed (default: config)")
     p.add_argument("--temperature", type=float, default=None, help="prior noise scale (default: config)")
     p.add_argument("--output-sample-rate", type=int, default=None, help="resample the output (default 22050)")
@@ -178,16 +178,15 @@ def build_parser()->argparse.ArgumentParser:
 
     p = sub.add_parser("fp16", help="write fp16 graphs (fp32 I/O, sensitive parts fp32) beside the exported ones")
     p.add_argument("--onnx-dir", required=True, help="graphs from `autovoice-trt export`")
-    p.add_argument("--output-dir", default=None, help="default: --onnx-dir (where `build --precision fp16` looks)")
     p.add_argument("--config", default=None)
     p.add_argument("--components", **components)
     p.set_defaults(func=cmd_fp16)
 
     p = sub.add_parser("calibrate", help="calibrate int8 on audio and write Q/DQ graphs, weight-only graphs and the cache")
     p.add_argument("--onnx-dir", required=True, help="graphs from `autovoice-trt export`")
-    p.add_argument("--output-dir", required=True, help="where <component>.int8.onnx go (use --onnx-dir for `build --precision int8`)")
+    p.add_argument("--output-dir", default=None, help="kept for old scripts: must be --onnx-dir (the int8 graphs go beside the fp32 ones)")
     p.add_argument("--audio-dir", default=None, help="folder of WAV/FLAC (default: the synthetic singer)")
-    p.add_argument("--cache", default=None, help="JSON calibration cache (default: the config's cache_path under --output-dir)")
+    p.add_argument("--cache", default=None, help="JSON calibration cache (default: the config's cache_path under --onnx-dir)")
     p.add_argument("--samples", type=int, default=None, help="calibration clips (default: config)")
     p.add_argument("--seconds", type=float, default=2.0, help="clip length")
     p.add_argument("--no-fallback", action="store_true", help="quantize every conv / matmul, no sensitivity search")
@@ -199,8 +198,8 @@ def build_parser()->argparse.ArgumentParser:
     p = sub.add_parser("build", help="build TensorRT engines with metadata (skips fresh ones, rebuilds stale ones)")
     p.add_argument("--onnx-dir", required=True, help="graphs from `autovoice-trt export` (and `fp16` / `calibrate`)")
     p.add_argument("--engine-dir", required=True, help="folder for the engines (created if missing)")
-    p.add_argument("--precision", choices=["fp32", "fp16", "int8"], default="fp32")
-    p.add_argument("--flavour", choices=["auto", "tensorrt", "tensorrt-rtx"], default="auto")
+    p.add_argument("--precision", choices=["fp32", "fp16", "int8"], default=None, help="default: config tensorrt.voice_conversion.precision")
+    p.add_argument("--flavour", choices=["auto", "tensorrt", "tensorrt-rtx"], default=None, help="default: config tensorrt.voice_conversion.flavour")
     p.add_argument("--force", action="store_true", help="rebuild fresh engines too")
     p.add_argument("--config", default=None)
     p.add_argument("--components", **components)

@@ -18,7 +18,7 @@ DEFAULT_CONFIG_PATH = Path(str(importlib.resources.files("autovoice_trt")))/"def
 # %% auto #0
 __all__ = ['DEFAULT_CONFIG_PATH', 'COMPONENTS', 'ModelConfig', 'ConversionConfig', 'CalibrationConfig', 'ShapeRange',
            'VoiceConversionTRTConfig', 'TensorRTConfig', 'Config', 'ComponentContract', 'component_contracts',
-           'validate_profile', 'load_config', 'config_to_dict', 'config_hash']
+           'validate_profile', 'load_config', 'config_to_dict', 'config_hash', 'profile_overrides']
 
 # %% ../nbs/01_config.ipynb #d48704aa
 @dataclass
@@ -61,7 +61,7 @@ class ConversionConfig:
 @dataclass
 class CalibrationConfig:
     "INT8 calibration settings (SPEC s.2): method, how much data, and where the cache lives."
-    method:Literal["entropy", "percentile", "minmax"]; percentile:float; samples:int; batch_size:int
+    method:Literal["entropy", "percentile", "minmax"]; percentile:float; samples:int
     cache_path:str; seed:int
 
 # %% ../nbs/01_config.ipynb #e5931481
@@ -148,8 +148,11 @@ def _read_yaml(path:str|Path)->dict:
 class ComponentContract:
     "Names, dtypes and dims of one component's inputs and outputs (SPEC s.1)."
     name:str
-    inputs:tuple
-    outputs:tuple
+    inputs:tuple # TensorSpec per graph input, in the graph's order
+    outputs:tuple # TensorSpec per graph output
+    defaults_all_true:tuple = () # bool inputs a feed may leave out: filled all-true, with a log line (the seed's `PitchEncoder(f0, None)`)
+    side_inputs:tuple = () # host-side TensorSpecs that are no graph input: `sample_rate` (int32 [1]), the rate of `input_audio`
+    input_rate_hz:int|None = None # the rate `input_audio` must have; a feed's `sample_rate` differing from it is resampled on the host
     @property
     def onnx_file(self)->str: return f"{self.name}.onnx"
     @property
@@ -167,9 +170,10 @@ def component_contracts(model:ModelConfig)->dict[str, ComponentContract]:
     T = TensorSpec
     return {c.name: c for c in [
         ComponentContract("content_encoder", (T("input_audio", "float32", ("batch", "samples")),),
-                          (T("content_features", "float32", ("batch", "content_frames", m.content_dim)),)),
+                          (T("content_features", "float32", ("batch", "content_frames", m.content_dim)),),
+                          side_inputs=(T("sample_rate", "int32", (1,)),), input_rate_hz=m.content_sample_rate_hz),
         ComponentContract("pitch_encoder", (T("f0_input", "float32", ("batch", "frames")), T("voiced_mask", "bool", ("batch", "frames"))),
-                          (T("pitch_features", "float32", ("batch", "frames", m.pitch_dim)),)),
+                          (T("pitch_features", "float32", ("batch", "frames", m.pitch_dim)),), defaults_all_true=("voiced_mask",)),
         ComponentContract("flow_decoder", (T("latent_input", "float32", ("batch", m.latent_channels, "frames")),
                                            T("mask", "float32", ("batch", 1, "frames")),
                                            T("conditioning", "float32", ("batch", m.conditioning_channels, "frames"))),
@@ -231,3 +235,12 @@ def config_to_dict(cfg:Config)->dict:
 def config_hash(cfg:Config)->str:
     "sha256 of the config's canonical JSON: engines and graphs record it to detect a changed config."
     return sha256_json(config_to_dict(cfg))
+
+# %% ../nbs/01_config.ipynb #b07add28
+def profile_overrides(max_seconds:float, # the longest audio one chunk may hold
+                      max_batch:int=4, config:Config|None=None)->dict: # for `SingingVoiceConverter(...)` or a user YAML
+    "Config overrides setting every component's profile maximum to `max_seconds` of audio (min and opt kept)."
+    m = (config or load_config()).model
+    size = {"batch": max_batch, "frames": int(max_seconds * m.frame_rate_hz), "samples": int(max_seconds * m.content_sample_rate_hz)}
+    return {"tensorrt": {"voice_conversion": {c.name: {s.name: {"max": [size.get(d, d) for d in s.dims]} for s in c.inputs}
+                                              for c in component_contracts(m).values()}}}

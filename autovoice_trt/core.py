@@ -16,7 +16,8 @@ logger = logging.getLogger("autovoice_trt")
 # %% auto #0
 __all__ = ['logger', 'trt', 'trt_rtx', 'trt_lean', 'HAS_TRT', 'HAS_TRT_RTX', 'HAS_TRT_LEAN', 'HAS_ORT', 'HAS_CUDA', 'DTYPE_NAMES',
            'import_flavour', 'AutovoiceError', 'check_output_dir', 'atomic_path', 'write_bytes_atomic',
-           'write_json_atomic', 'sha256_file', 'sha256_json', 'dtype_name', 'TensorSpec', 'check_feed', 'fill_normal_']
+           'write_json_atomic', 'sha256_file', 'sha256_json', 'captured_log', 'dtype_name', 'TensorSpec', 'check_feed',
+           'fill_normal_']
 
 # %% ../nbs/00_core.ipynb #b2ea7eec
 def import_flavour(module_name:str, # e.g. "tensorrt", "tensorrt_rtx", "tensorrt_lean"
@@ -112,6 +113,18 @@ def sha256_json(obj:Any)->str:
     "The sha256 of an object's canonical JSON form (sorted keys), for config fingerprints."
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=_json_default).encode()).hexdigest()
 
+# %% ../nbs/00_core.ipynb #4ffd0fc0
+@contextlib.contextmanager
+def captured_log(level:int=logging.DEBUG, # the lowest level collected
+                )->Iterator[list[str]]: # the messages logged inside the block, in order
+    "Collect the messages of the package logger inside the block."
+    messages:list[str] = []
+    handler, old_level = logging.Handler(level), logger.level
+    handler.emit = lambda record: messages.append(record.getMessage())  # type: ignore[method-assign]
+    logger.addHandler(handler); logger.setLevel(level)
+    try: yield messages
+    finally: logger.removeHandler(handler); logger.setLevel(old_level)
+
 # %% ../nbs/00_core.ipynb #48b4f3c9
 DTYPE_NAMES = {"float32": np.float32, "float16": np.float16, "bool": np.bool_, "int32": np.int32, "int64": np.int64}
 
@@ -137,41 +150,63 @@ class TensorSpec:
         return {i: d for i, d in enumerate(self.dims) if isinstance(d, str)}
 
 # %% ../nbs/00_core.ipynb #09dcbdbe
-def check_feed(specs:Sequence[TensorSpec], # the inputs a component declares
+def _dtype_kind(dtype:str)->str:
+    return "bool" if dtype == "bool" else "float" if dtype.startswith(("float", "bfloat")) else "int"
+
+def _cast(value, dtype:str):
+    if isinstance(value, torch.Tensor): return value.to(getattr(torch, dtype))
+    return np.asarray(value).astype(dtype)
+
+def _check_names(expected:Sequence[str], feed:Mapping[str,Any], where:str):
+    missing = [n for n in expected if n not in feed]
+    extra = [n for n in feed if n not in expected]
+    if missing or extra:
+        raise AutovoiceError(f"{where}feed has tensors {sorted(feed)}, expected exactly {list(expected)}"
+                             + (f"; missing {missing}" if missing else "") + (f"; unexpected {extra}" if extra else ""))
+
+def _check_range(spec:TensorSpec, shape:list, rng, where:str):
+    for axis, (lo, hi, size) in enumerate(zip(rng.min, rng.max, shape)):
+        if not lo <= size <= hi:
+            raise AutovoiceError(f"{where}{spec.name}: shape {shape} is outside the engine profile (axis {axis} allows {lo}..{hi}; "
+                                 f"min {list(rng.min)}, max {list(rng.max)}); chunk the input or rebuild with a larger profile")
+
+# %% ../nbs/00_core.ipynb #a4064f76
+def check_feed(specs:Sequence[TensorSpec], # the inputs a component (or an engine) declares
                feed:Mapping[str,Any], # name -> numpy array or torch tensor
                component:str="", # used in messages
+               profile:Mapping[str,Any]|None=None, # input name -> min/max shapes (a `ShapeRange`); None: no range check
                check_finite:bool=True, # reject NaN / inf in float inputs
-               extra_ok:Sequence[str]=(), # names accepted beside the specs (e.g. `sample_rate`)
-              )->dict[str,int]: # axis name -> size, as found in the feed
-    "Check names, dtypes, ranks, fixed dims, shared axis sizes and finiteness of a feed; raise `AutovoiceError`."
+              )->dict[str,Any]: # the feed, each tensor in its declared dtype
+    "Check names, ranks, fixed dims, shared axis sizes, finiteness, profile range and dtype kind; cast same-kind dtypes (logged)."
     where = f"{component}: " if component else ""
-    expected = [s.name for s in specs]
-    missing = [n for n in expected if n not in feed]
-    extra = [n for n in feed if n not in expected and n not in extra_ok]
-    if missing or extra:
-        raise AutovoiceError(f"{where}feed has tensors {sorted(feed)}, expected exactly {expected}"
-                             + (f"; missing {missing}" if missing else "") + (f"; unexpected {extra}" if extra else ""))
+    _check_names([s.name for s in specs], feed, where)
     axes:dict[str,tuple[int,str]] = {}
+    ready = {}
     for spec in specs:
         value = feed[spec.name]
         got = f"{dtype_name(value)} {list(value.shape)}"
-        if dtype_name(value) != spec.dtype:
+        if _dtype_kind(dtype_name(value)) != _dtype_kind(spec.dtype):
             raise AutovoiceError(f"{where}{spec.name}: expected {spec.dtype} [{', '.join(map(str, spec.dims))}], got {got}")
         if value.ndim != len(spec.dims):
             raise AutovoiceError(f"{where}{spec.name}: expected rank {len(spec.dims)} {list(spec.dims)}, got {got}")
         for axis, (want, size) in enumerate(zip(spec.dims, value.shape)):
             if isinstance(want, int):
-                if size != want: raise AutovoiceError(f"{where}{spec.name}: axis {axis} must be {want}, got {got}")
+                if want >= 0 and size != want: raise AutovoiceError(f"{where}{spec.name}: axis {axis} must be {want}, got {got}")
             elif want in axes and axes[want][0] != size:
                 first_size, first_name = axes[want]
                 raise AutovoiceError(f"{where}{spec.name}: expected {want} == {first_name}'s {first_size}, got {got}")
             else:
                 if size == 0: raise AutovoiceError(f"{where}{spec.name}: axis {want!r} is empty, got {got}")
                 axes.setdefault(want, (size, spec.name))
-        if check_finite and spec.dtype.startswith("float"):
+        if profile is not None and spec.name in profile: _check_range(spec, list(value.shape), profile[spec.name], where)
+        if check_finite and _dtype_kind(spec.dtype) == "float":
             finite = torch.isfinite(value).all().item() if isinstance(value, torch.Tensor) else bool(np.isfinite(value).all())
             if not finite: raise AutovoiceError(f"{where}{spec.name}: contains NaN or infinite values ({got})")
-    return {name: size for name, (size, _) in axes.items()}
+        if dtype_name(value) != spec.dtype:
+            logger.info("%s%s: casting %s to the declared %s", where, spec.name, dtype_name(value), spec.dtype)
+            value = _cast(value, spec.dtype)
+        ready[spec.name] = value
+    return ready
 
 # %% ../nbs/00_core.ipynb #4fd0aa85
 def fill_normal_(param:torch.Tensor, # the parameter to overwrite in place

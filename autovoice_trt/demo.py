@@ -13,7 +13,7 @@ import torch
 from .core import AutovoiceError, atomic_path, logger, write_json_atomic
 from .config import load_config
 from .audio import estimate_f0, synth_singing, write_audio
-from .frontend import output_frontend
+from .models.frontend import output_frontend
 from .converter import SingingVoiceConverter
 
 # %% auto #0

@@ -6,13 +6,14 @@ import yaml
 
 from autovoice_trt.core import AutovoiceError, sha256_file
 from autovoice_trt.config import COMPONENTS, component_contracts, load_config
-from autovoice_trt.export import check_graph, export_components, read_manifest
+from autovoice_trt.graphs.export import check_graph
+from autovoice_trt.graphs.folder import GraphFolder, export_components
 
 
 def test_export_writes_graphs_and_manifest(tmp_path):
     manifest = export_components(None, tmp_path, components=["mel_projection", "pitch_encoder"])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["manifest.json", "mel_projection.onnx", "pitch_encoder.onnx"]
-    assert read_manifest(tmp_path) == manifest
+    assert GraphFolder(tmp_path).manifest == manifest
     contracts = component_contracts(load_config().model)
     for name, entry in manifest["graphs"].items():
         report = check_graph(tmp_path / entry["file"], contracts[name])

@@ -2,8 +2,9 @@
 import json, os, subprocess, sys
 from pathlib import Path
 
-MODULES = ["core", "config", "runners", "audio", "frontend", "encoders", "flow", "vocoder", "converter", "demo", "cli",
-           "compare", "export", "onnxruntime_runner", "tensorrt_build", "engine", "fp16", "calibration", "accuracy", "benchmark"]
+PACKAGE = Path(__file__).resolve().parents[1]/"autovoice_trt"
+MODULES = sorted(".".join(p.relative_to(PACKAGE).with_suffix("").parts) for p in PACKAGE.rglob("*.py")
+                 if p.name != "__init__.py" and p.name != "_modidx.py")
 
 def test_default_config_ships_with_the_package():
     from autovoice_trt.config import DEFAULT_CONFIG_PATH, load_config

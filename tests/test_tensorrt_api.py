@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1]/"autovoice_trt"
-ENGINE, BUILD, CALIBRATION = PACKAGE/"engine.py", PACKAGE/"tensorrt_build.py", PACKAGE/"calibration.py"
+ENGINE, BUILD, CALIBRATION = PACKAGE/"backends"/"tensorrt.py", PACKAGE/"backends"/"tensorrt_build.py", PACKAGE/"graphs"/"int8.py"
 
 # How the code names TensorRT objects: a root (variable or attribute) -> the TensorRT class it holds (None = the module).
 RUNTIME_ROOTS = {"module": None, "self.module": None, "flavour": None, "runtime": "Runtime", "self._runtime": "Runtime",
@@ -158,7 +158,7 @@ def _parses(code):
 def patched_names():
     "Functions added to classes with fastcore's @patch (mypy cannot see those)."
     names = set()
-    for path in PACKAGE.glob("*.py"):
+    for path in PACKAGE.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.FunctionDef) and any(dotted(d) == "patch" or (isinstance(d, ast.Name) and d.id == "patch") for d in node.decorator_list):
                 names.add(node.name)
@@ -206,7 +206,7 @@ REMOVED = [r"get_binding", r"binding_is_input", r"execute_async_v2", r"execute_v
 
 
 def test_removed_tensorrt_apis_never_appear_in_the_package():
-    hits = [(p.name, i, line.strip()) for p in sorted(PACKAGE.glob("*.py")) for i, line in enumerate(p.read_text().splitlines(), 1)
+    hits = [(p.name, i, line.strip()) for p in sorted(PACKAGE.rglob("*.py")) for i, line in enumerate(p.read_text().splitlines(), 1)
             for pattern in REMOVED if re.search(pattern, line)]
     assert hits == []
 

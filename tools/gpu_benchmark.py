@@ -8,7 +8,8 @@ from pathlib import Path
 
 import torch
 
-from autovoice_trt.benchmark import TORCH_VARIANTS, benchmark_torch, environment_stamp, speedup_table
+from autovoice_trt.backends.pytorch import TORCH_VARIANTS
+from autovoice_trt.evaluation.benchmark import benchmark_torch, environment_stamp, speedup_table
 from autovoice_trt.converter import SingingVoiceConverter
 from autovoice_trt.core import write_json_atomic
 
@@ -23,7 +24,7 @@ args = parser.parse_args()
 if not torch.cuda.is_available(): sys.exit("no CUDA GPU: this script measures GPU latency")
 torch.backends.cuda.matmul.allow_tf32 = False  # fp32 means fp32 (TF32 would be a different precision)
 torch.backends.cudnn.allow_tf32 = False
-rows = benchmark_torch(SingingVoiceConverter(), device="cuda", variants={v: TORCH_VARIANTS[v] for v in args.variants},
+rows = benchmark_torch(SingingVoiceConverter(), device="cuda", variants=args.variants,
                        batches=tuple(args.batches), seconds=args.seconds, iterations=args.iterations)
 result = {"environment": {**environment_stamp("cuda"), "tf32": False}, "seconds": args.seconds, "rows": rows}
 write_json_atomic(args.out, result)

@@ -20,7 +20,7 @@ import torch
 from autovoice_trt import core
 from autovoice_trt.config import COMPONENTS, load_config
 from autovoice_trt.core import AutovoiceError
-from autovoice_trt.engine import EngineSignature, TensorRTEngine
+from autovoice_trt.backends.tensorrt import EngineSignature, TensorRTEngine
 
 
 def example_feed(signature, rng, frames=200):
@@ -71,8 +71,8 @@ def main():
             outputs = engine.infer(feed)
             entry["outputs"] = {n: list(v.shape) for n, v in outputs.items()}
             if args.onnx_dir:
-                from autovoice_trt.onnxruntime_runner import onnxruntime_runners
-                from autovoice_trt.compare import output_metrics
+                from autovoice_trt.backends.onnxruntime import onnxruntime_runners
+                from autovoice_trt.evaluation.compare import output_metrics
                 reference = onnxruntime_runners(args.onnx_dir, load_config())[component](feed)
                 entry["vs_onnxruntime_cpu"] = {n: output_metrics(n, reference[n], outputs[n]).row() for n in outputs}
             gpu_feed = {n: torch.from_numpy(v).to(device) for n, v in feed.items()}

@@ -22,15 +22,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from autovoice_trt.accuracy import accuracy_rows, held_out_loader, measure_variant
-from autovoice_trt.benchmark import benchmark_feeds, environment_stamp, spin_up_gpu, time_runner
+from autovoice_trt.evaluation.accuracy import accuracy_rows, held_out_loader, measure_variant
+from autovoice_trt.evaluation.benchmark import benchmark_feeds, environment_stamp, spin_up_gpu, time_runner
 from autovoice_trt.config import COMPONENTS
 from autovoice_trt.converter import SingingVoiceConverter
 from autovoice_trt.core import write_json_atomic
-from autovoice_trt.export import export_components
-from autovoice_trt.fp16 import convert_fp16
-from autovoice_trt.onnxruntime_runner import OnnxRuntimeRunner
-from autovoice_trt.runners import TorchRunner
+from autovoice_trt.graphs.folder import export_components
+from autovoice_trt.graphs.fp16 import convert_fp16
+from autovoice_trt.backends.onnxruntime import OnnxRuntimeRunner
+from autovoice_trt.backends.pytorch import TorchRunner
 
 parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 parser.add_argument("--out", required=True, help="JSON file to write")
@@ -75,7 +75,7 @@ loader = held_out_loader(svc, clips=args.clips, seconds=args.seconds)
 def torch_modules():  # copies: export_modules() hands out the converter's own modules, which a runner moves to its device
     return copy.deepcopy(svc.export_modules())
 reference_modules = torch_modules()
-reference = {c: TorchRunner(reference_modules[c], svc.contracts[c], device=DEVICE, content_sample_rate_hz=rate) for c in COMPONENTS}
+reference = {c: TorchRunner(reference_modules[c], svc.contracts[c], device=DEVICE) for c in COMPONENTS}
 records = {}
 for name, (suffix, precision) in GRAPHS.items():
     variant = f"{name} ORT CUDA"
@@ -119,7 +119,7 @@ feeds = benchmark_feeds(svc, args.seconds, 1)
 if DEVICE == "cuda": spin_up_gpu()
 latency = []
 for c in COMPONENTS:
-    eager = TorchRunner(torch_modules()[c], svc.contracts[c], device=DEVICE, content_sample_rate_hz=rate)
+    eager = TorchRunner(torch_modules()[c], svc.contracts[c], device=DEVICE)
     base = time_runner(eager, feeds[c], warmup=args.warmup, iterations=args.iterations).p50_ms
     latency.append({"component": c, "variant": "torch eager fp32", "p50_ms": base, "speedup_vs_torch_eager_fp32": 1.0})
     for name, (suffix, precision) in GRAPHS.items():

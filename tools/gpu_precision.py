@@ -9,13 +9,13 @@ import argparse, copy, json, sys
 
 import torch
 
-from autovoice_trt.accuracy import accuracy_rows, held_out_loader, measure_variant
-from autovoice_trt.benchmark import environment_stamp
+from autovoice_trt.evaluation.accuracy import accuracy_rows, held_out_loader, measure_variant
+from autovoice_trt.evaluation.benchmark import environment_stamp
 from autovoice_trt.config import COMPONENTS
 from autovoice_trt.converter import SingingVoiceConverter
 from autovoice_trt.core import write_json_atomic
-from autovoice_trt.fp16 import AutocastRunner
-from autovoice_trt.runners import TorchRunner
+from autovoice_trt.backends.pytorch import AutocastRunner
+from autovoice_trt.backends.pytorch import TorchRunner
 
 GPU_VARIANTS = {  # name -> (precision, gated, backend): the gate is SPEC s.4's fp16 gate in every case; "gated" marks the
     # variants that compute what the fp16 graph computes (fp32 islands kept), as the CPU notebook does
@@ -39,10 +39,10 @@ loader = held_out_loader(svc, clips=args.clips, seconds=args.seconds)
 
 def runners(kind):
     modules = copy.deepcopy(svc.export_modules())  # .half() and the fp32 islands change modules in place
-    if kind == "fp32": return {c: TorchRunner(modules[c], svc.contracts[c], device="cuda", content_sample_rate_hz=rate) for c in COMPONENTS}
-    if kind == "fp16 half cuda": return {c: TorchRunner(modules[c], svc.contracts[c], device="cuda", precision="fp16", content_sample_rate_hz=rate) for c in COMPONENTS}
+    if kind == "fp32": return {c: TorchRunner(modules[c], svc.contracts[c], device="cuda") for c in COMPONENTS}
+    if kind == "fp16 half cuda": return {c: TorchRunner(modules[c], svc.contracts[c], device="cuda", precision="fp16") for c in COMPONENTS}
     graphs = kind.endswith("graphs")
-    return {c: AutocastRunner(modules[c], svc.contracts[c], device="cuda", content_sample_rate_hz=rate, cuda_graphs=graphs) for c in COMPONENTS}
+    return {c: AutocastRunner(modules[c], svc.contracts[c], device="cuda", cuda_graphs=graphs) for c in COMPONENTS}
 
 reference = runners("fp32")
 records = {v: measure_variant(svc, loader, None, v, reference, candidate=runners(v)) for v in GPU_VARIANTS}

@@ -1,0 +1,113 @@
+"""The architecture as a user and a maintainer meet it: the seed's API from one import in a fresh interpreter, one
+orchestration (the calibration loader and the benchmark see exactly what a conversion hands its runners), layers that
+point one way, every config key read, and modules of one job."""
+import ast, subprocess, sys, textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+PACKAGE = Path(__file__).resolve().parents[1]/"autovoice_trt"
+LAYERS = ["core", "config", "audio", "graphs.export", "models", "backends.base", "backends.pytorch", "pipeline", "graphs.folder",
+          "backends.onnxruntime", "graphs.fp16", "backends.tensorrt_build", "graphs.int8", "backends.tensorrt", "converter",
+          "evaluation", "demo", "cli"]  # lowest first; evaluation.compare is plain metrics, read from anywhere
+
+def _layer(module:str)->int:
+    if module == "evaluation.compare": return 0
+    return max(i for i, l in enumerate(LAYERS) if module == l or module.startswith(l + "."))
+
+def test_seed_sequence_from_one_import(tmp_path):
+    code = textwrap.dedent(f"""
+        import numpy as np
+        from autovoice_trt.converter import SingingVoiceConverter
+        from autovoice_trt.core import AutovoiceError, HAS_CUDA, HAS_TRT_RTX
+        from autovoice_trt.models.encoders import ContentEncoder
+        svc = SingingVoiceConverter()
+        assert hasattr(ContentEncoder, "export_to_onnx") and hasattr(svc.vocoder, "export_to_onnx")
+        manifest = svc.export_components_to_onnx({str(tmp_path/'new'/'onnx')!r})
+        assert len(manifest["graphs"]) == 5, manifest
+        if HAS_TRT_RTX:
+            engines = svc.create_tensorrt_engines({str(tmp_path/'new'/'onnx')!r}, {str(tmp_path/'engines')!r}, fp16=True)
+            assert sorted(engines["builds"]["fp16"]["engines"]) == sorted(manifest["graphs"]), engines
+        try: svc.convert_with_tensorrt(np.zeros(22050, np.float32), np.ones(256, np.float32) / 16)
+        except AutovoiceError as e: assert "call load_tensorrt_engines(engine_dir) first" in str(e)
+        try:
+            svc.load_tensorrt_engines({str(tmp_path/'engines')!r})
+            out, timing = svc.convert_with_tensorrt(np.sin(np.arange(22050) / 20).astype(np.float32), np.ones(256, np.float32) / 16)
+            assert timing["total"] > 0 and len(out) == 22050
+        except AutovoiceError as e:
+            assert not HAS_CUDA and "needs a CUDA GPU" in str(e), e
+        print("seed sequence ok")
+    """)
+    run = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0 and "seed sequence ok" in run.stdout, run.stderr[-3000:]
+
+class RecordingRunner:
+    "Wraps a real runner and keeps every feed it is handed (a test double for the recording only)."
+    def __init__(self, runner): self.runner, self.feeds, self.profile, self.is_active = runner, [], runner.profile, True
+    def activate(self): return self
+    def deactivate(self): pass
+    def __call__(self, feed):
+        self.feeds.append({k: torch.as_tensor(v).clone() for k, v in feed.items()})
+        return self.runner(feed)
+
+def test_conversion_calibration_and_benchmark_see_the_same_tensors():
+    from autovoice_trt.audio import synth_singing
+    from autovoice_trt.converter import SingingVoiceConverter
+    from autovoice_trt.config import COMPONENTS
+    from autovoice_trt.graphs.int8 import CalibrationClip, CalibrationLoader
+    from autovoice_trt.evaluation.benchmark import benchmark_feeds
+    svc = SingingVoiceConverter()
+    rate = svc.config.model.output_sample_rate_hz
+    clip = synth_singing(1.0, rate, voice="tenor", seed=0)  # benchmark_feeds' first clip (voice tenor, seed 0)
+    target = svc.speaker_embedding(synth_singing(2.0, rate, voice="soprano", seed=10_000).audio, rate)  # its default speaker
+    recording = {c: RecordingRunner(r) for c, r in svc.torch_runners().items()}
+    svc.convert(clip.audio, rate, target, runners=recording, seed=0)
+    converted = {c: recording[c].feeds[0] for c in COMPONENTS}
+    loader = CalibrationLoader(svc, [CalibrationClip("tenor 0", clip.audio, rate, seed=0)], {"kind": "test"}, progress=False)
+    calibration = {c: loader.feeds[0][c] for c in COMPONENTS}
+    # the loader takes each clip's own voice as the target; with the same target the feeds are the same
+    from autovoice_trt.graphs.int8 import component_feeds
+    calibration = component_feeds(svc, CalibrationClip("tenor 0", clip.audio, rate, seed=0), speaker=target)
+    bench = benchmark_feeds(svc, seconds=1.0, batch=1, seed=0)
+    for c in COMPONENTS:
+        for name, value in converted[c].items():
+            assert torch.equal(value.float(), calibration[c][name].float()), (c, name, "calibration")
+            assert torch.equal(value.float(), bench[c][name].float()), (c, name, "benchmark")
+
+def _leaf_keys(data, prefix=()):
+    for k, v in data.items():
+        if isinstance(v, dict) and not {"min", "opt", "max"} <= set(v): yield from _leaf_keys(v, prefix + (k,))
+        else: yield prefix + (k,)
+
+def test_every_config_key_is_read():
+    config = yaml.safe_load((PACKAGE/"default_config.yaml").read_text())
+    sources = "\n".join(p.read_text() for p in PACKAGE.rglob("*.py") if p.name not in ("config.py", "_modidx.py"))
+    profiles = set(config["tensorrt"]["voice_conversion"]) - {"precision", "flavour", "builder_optimization_level", "workspace_mb",
+                                                               "timing_cache", "strict_types", "int8_calibration"}
+    unread = []
+    for key in _leaf_keys(config):
+        if len(key) >= 3 and key[2] in profiles: continue  # profiles: read whole, by `VoiceConversionTRTConfig.profile(component)`
+        if f".{key[-1]}" not in sources: unread.append(".".join(key))
+    assert unread == [], f"config keys nothing reads: {unread}"
+
+def _imported(module:str, node:ast.ImportFrom)->list[str]:
+    "The package modules an import names, relative to the package root ('' = none of ours)."
+    if node.level:
+        parts = module.split(".")[: len(module.split(".")) - node.level]
+        base = ".".join(parts + ([node.module] if node.module else []))
+    elif node.module == "autovoice_trt" or (node.module or "").startswith("autovoice_trt."): base = node.module.removeprefix("autovoice_trt").lstrip(".")
+    else: return []
+    return [f"{base}.{a.name}".lstrip(".") if not base or base in ("models", "graphs", "backends", "evaluation") else base for a in node.names]
+
+def test_layers_point_one_way():
+    upward = []
+    for path in PACKAGE.rglob("*.py"):
+        if path.name in ("__init__.py", "_modidx.py"): continue
+        module = ".".join(path.relative_to(PACKAGE).with_suffix("").parts)
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                upward += [f"{module} imports {name}" for name in _imported(module, node) if _layer(name) > _layer(module)]
+    assert upward == [], upward
