@@ -17,7 +17,7 @@ from .. import core
 from ..core import AutovoiceError, TensorSpec, check_feed, dtype_name, logger, sha256_file
 from ..config import COMPONENTS, ComponentContract, Config, ShapeRange, component_contracts, config_hash, load_config
 from .base import Runner, _apply_side_input
-from ..graphs.folder import GraphFolder, repair_command
+from ..graphs.folder import open_engine_folder, repair_command
 from .tensorrt_build import (RUNTIMES_FOR, capturing_logger, engine_problems,
                                           read_engine_metadata, trt_dtype_name)
 
@@ -81,7 +81,8 @@ class EngineSignature:
     @property
     def contract(self)->ComponentContract|None:
         "The contract of the component the engine was built for (its feed rules), if the metadata names one."
-        return component_contracts(load_config().model).get(self.metadata.get("component"))
+        component = self.metadata.get("component")
+        return component_contracts(load_config().model).get(component) if isinstance(component, str) else None
 
     def check(self, feed:Mapping[str, Any], # input name -> numpy array (device None) or torch tensor (on `device`)
               device:torch.device|None=None, # None: a host (numpy) feed; else the GPU the engine runs on
@@ -335,7 +336,7 @@ def load_tensorrt_engines(engine_dir:str|Path, # a folder written by `build_engi
     "A `TensorRTRunner` per component of an engine folder, every engine checked before any is loaded; stale or foreign ones refused."
     engine_dir = Path(engine_dir)
     config = config or load_config()
-    build = GraphFolder.for_engines(engine_dir, config, precision).engine_build(precision)
+    build = open_engine_folder(engine_dir, config, precision).engine_build(precision)
     precision = build["precision"]
     graphs = {}
     for name in COMPONENTS:  # every engine is checked before any is loaded on the GPU

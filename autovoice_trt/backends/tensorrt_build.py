@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 from .. import core
 from ..core import AutovoiceError, check_output_dir, logger, sha256_file, sha256_json, write_bytes_atomic, write_json_atomic
 from ..config import Config, ShapeRange, config_hash, load_config
-from ..graphs.folder import GraphFolder, check_components, repair_command
+from ..graphs.folder import PRECISIONS, GraphFolder, check_components, repair_command
 
 # %% auto #0
-__all__ = ['FLAVOURS', 'PRECISIONS', 'DTYPES_BY_TRT_NAME', 'ENGINE_METADATA_FORMAT', 'RUNTIMES_FOR', 'capturing_logger',
-           'resolve_flavour', 'tensorrt_major', 'uses_precision_flags', 'parse_onnx', 'BuildReport',
-           'check_build_profile', 'trt_dtype_name', 'graph_precision', 'metadata_path', 'build_options_hash',
-           'read_engine_metadata', 'engine_problems', 'build_engine', 'ensure_engine', 'engine_file', 'build_engines']
+__all__ = ['FLAVOURS', 'DTYPES_BY_TRT_NAME', 'ENGINE_METADATA_FORMAT', 'RUNTIMES_FOR', 'capturing_logger', 'resolve_flavour',
+           'tensorrt_major', 'uses_precision_flags', 'parse_onnx', 'BuildReport', 'check_build_profile',
+           'trt_dtype_name', 'graph_precision', 'metadata_path', 'build_options_hash', 'read_engine_metadata',
+           'engine_problems', 'build_engine', 'ensure_engine', 'engine_file', 'build_engines']
 
 # %% ../../nbs/40_tensorrt_build.ipynb #29ba3ddf
 _LOGGERS:dict[str, Any] = {}
@@ -48,7 +48,6 @@ def capturing_logger(flavour, # a TensorRT flavour module (tensorrt, tensorrt_rt
 
 # %% ../../nbs/40_tensorrt_build.ipynb #c827d553
 FLAVOURS = ("auto", "tensorrt", "tensorrt-rtx")
-PRECISIONS = ("fp32", "fp16", "int8")
 
 def resolve_flavour(flavour=None, # "auto" (or None): full TensorRT when installed, else TensorRT-RTX; "tensorrt"; "tensorrt-rtx"; or a module
                    ): # the TensorRT module
@@ -235,7 +234,7 @@ def read_engine_metadata(engine_path:str|Path, # an engine file
                         )->dict: # its metadata
     "Read the metadata beside an engine, with a clear error when it is absent or unreadable."
     path = metadata_path(engine_path)
-    rebuild = "rebuild it: autovoice-trt build --onnx-dir DIR --engine-dir DIR --precision fp32|fp16|int8"
+    rebuild = f"rebuild it: {repair_command('build')}"
     if not path.is_file(): raise AutovoiceError(f"engine {str(engine_path)!r}: no metadata file {path.name!r} beside it; {rebuild}")
     try: meta = json.loads(path.read_text())
     except (ValueError, UnicodeDecodeError) as e: raise AutovoiceError(f"engine metadata {str(path)!r}: not valid JSON ({e}); {rebuild}") from None
@@ -287,10 +286,6 @@ def engine_problems(meta:Mapping[str, Any], # an engine's metadata
     return problems
 
 # %% ../../nbs/40_tensorrt_build.ipynb #d6f57ecc
-def _precision_step(precision:str, onnx_dir:str|Path)->str:
-    "The command that writes the `precision` graphs into `onnx_dir`."
-    return repair_command(precision, onnx_dir)
-
 def build_engine(onnx_path:str|Path, # the exported graph (for strongly typed flavours: the graph of `precision`)
                  profile:Mapping[str, ShapeRange], # the component's optimization profile (config tensorrt.voice_conversion.<component>)
                  engine_path:str|Path|None=None, # where to write the serialized engine and `<engine>.json` (atomically); None: build only
@@ -316,7 +311,7 @@ def build_engine(onnx_path:str|Path, # the exported graph (for strongly typed fl
         found = graph_precision(onnx_path) if onnx_path.is_file() else precision
         if found != precision:
             raise AutovoiceError(f"{where}: is a {found} graph; {flavour.__name__} {flavour.__version__} is strongly typed and takes the "
-                                 f"precision from the graph, so a {precision} engine needs the {precision} graph (`{_precision_step(precision, onnx_path.parent)}` "
+                                 f"precision from the graph, so a {precision} engine needs the {precision} graph (`{repair_command(precision, onnx_path.parent)}` "
                                  f"writes <component>.{precision}.onnx)")
         if strict_types: notices.append(f"strict_types ignored: {flavour.__name__} {flavour.__version__} is strongly typed")
         if calibrator is not None: notices.append(f"calibrator ignored: {flavour.__name__} {flavour.__version__} is strongly typed (int8 comes from the Q/DQ graph)")
@@ -328,7 +323,7 @@ def build_engine(onnx_path:str|Path, # the exported graph (for strongly typed fl
     builder_config.set_memory_pool_limit(flavour.MemoryPoolType.WORKSPACE, workspace_mb << 20)
     if flags:
         if precision == "int8" and calibrator is None and graph_precision(onnx_path) != "int8":
-            raise AutovoiceError(f"{where}: an int8 build with TensorRT {flavour.__version__} needs a Q/DQ graph (`{_precision_step('int8', onnx_path.parent)}`) or a calibrator")
+            raise AutovoiceError(f"{where}: an int8 build with TensorRT {flavour.__version__} needs a Q/DQ graph (`{repair_command('int8', onnx_path.parent)}`) or a calibrator")
         notices += _tensorrt10_precision_flags(builder_config, flavour.BuilderFlag, precision, strict_types, calibrator)
     # TensorRT-RTX keeps the timing-cache calls but, since 1.2, as deprecated no-ops (it picks kernels at run time)
     has_cache = hasattr(builder_config, "create_timing_cache") and flavour.__name__ != "tensorrt_rtx"

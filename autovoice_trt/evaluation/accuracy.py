@@ -49,18 +49,12 @@ def variant_runners(svc, # the converter (fresh module copies are taken per vari
                     variant:str, # a key of VARIANTS, or "fp32" (the PyTorch reference)
                    )->dict[str, Runner]: # component -> runner
     "The runners of one precision variant, per component."
-    from autovoice_trt.backends.pytorch import AutocastRunner
-    from autovoice_trt.backends.onnxruntime import OnnxRuntimeRunner
-    graph_dir = Path(graph_dir)
-    if variant == "fp32": return svc.torch_runners()
-    if variant in ("fp16 half", "fp16 autocast"):  # copies: .half() and the fp32 islands change a module in place
-        modules = copy.deepcopy(svc.export_modules())
-        if variant == "fp16 half": return {c: TorchRunner(modules[c], svc.contracts[c], precision="fp16") for c in COMPONENTS}
-        return {c: AutocastRunner(modules[c], svc.contracts[c]) for c in COMPONENTS}
-    suffix = {"fp16 ORT": "fp16", "int8 Q/DQ": "int8", "int8 weights": "int8_weights"}.get(variant)
-    if suffix is None: raise AutovoiceError(f"variant: expected 'fp32' or one of {list(VARIANTS)}, got {variant!r}")
-    return {c: OnnxRuntimeRunner(graph_dir/f"{c}.{suffix}.onnx", svc.contracts[c], precision=VARIANTS[variant][0])
-            for c in COMPONENTS}
+    from autovoice_trt.backends.onnxruntime import onnxruntime_runners
+    torch_variant = {"fp32": "eager fp32", "fp16 half": "eager fp16", "fp16 autocast": "autocast fp16"}.get(variant)
+    if torch_variant is not None: return svc.torch_runners(variant=torch_variant)  # fp16 variants get copies (.half() and the islands work in place)
+    graphs = {"fp16 ORT": "fp16", "int8 Q/DQ": "int8", "int8 weights": "int8_weights"}.get(variant)
+    if graphs is None: raise AutovoiceError(f"variant: expected 'fp32' or one of {list(VARIANTS)}, got {variant!r}")
+    return onnxruntime_runners(graph_dir, svc.config, graphs)  # checked by the graph folder: current, the bytes recorded
 
 # %% ../../nbs/60_accuracy.ipynb #0c21a2cb
 @torch.inference_mode()
