@@ -15,7 +15,7 @@ __all__ = ['cmd_convert', 'cmd_demo', 'environment_info', 'cmd_info', 'cmd_expor
 
 # %% ../nbs/90_cli.ipynb #9df40cf4
 def _speaker_embedding(svc, speaker:str)->"np.ndarray":
-    from autovoice_trt.audio import load_audio
+    from autovoice_trt.audio.io import load_audio
     from autovoice_trt.models.voice_model import load_speaker_embedding
     if speaker.endswith(".npy"): return load_speaker_embedding(speaker, svc.config.model.speaker_dim)
     audio, rate = load_audio(speaker)
@@ -23,7 +23,7 @@ def _speaker_embedding(svc, speaker:str)->"np.ndarray":
 
 def cmd_convert(args)->int:
     "autovoice-trt convert SOURCE -o OUT --speaker REF_AUDIO|EMB.npy"
-    from autovoice_trt.audio import load_audio, write_audio
+    from autovoice_trt.audio.io import load_audio, write_audio
     from autovoice_trt.converter import SingingVoiceConverter
     out = Path(args.output)
     if out.suffix.lower() not in (".wav", ".flac"): raise AutovoiceError(f"output {str(out)!r}: expected a .wav or .flac path")
@@ -107,7 +107,7 @@ def cmd_fp16(args)->int:
 
 def cmd_calibrate(args)->int:
     "autovoice-trt calibrate --onnx-dir DIR --output-dir DIR [--audio-dir DIR] [--cache FILE] [--samples N]"
-    from autovoice_trt.graphs.int8 import calibrate
+    from autovoice_trt.graphs.int8.calibrate import calibrate
     if args.output_dir is not None and Path(args.output_dir).resolve() != Path(args.onnx_dir).resolve():
         raise AutovoiceError(f"--output-dir {args.output_dir!r}: the int8 graphs are written beside the fp32 graphs in --onnx-dir {args.onnx_dir!r}, "
                              "where build finds them; leave --output-dir out (or give the same folder)")

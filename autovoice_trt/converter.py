@@ -15,7 +15,7 @@ from fastcore.basics import patch
 
 from .core import AutovoiceError, logger
 from .config import COMPONENTS, Config, profile_overrides
-from .audio import load_audio
+from .audio.io import load_audio
 from .models.voice_model import VoiceModel
 from .backends.base import Runner, active
 from .backends.pytorch import torch_runners
@@ -84,7 +84,7 @@ def convert_timed(self:SingingVoiceConverter,
                  )->tuple[np.ndarray, dict[str, float]]: # (audio float32 [samples], seconds per stage and 'total')
     "Convert `audio` to the target speaker through the pipeline; return the audio and per-stage timings."
     import time
-    from autovoice_trt.audio import check_sample_rate, resample
+    from autovoice_trt.audio.io import check_sample_rate, resample
     t_start = time.perf_counter()
     m, vc = self.config.model, self.config.tensorrt.voice_conversion
     runners = dict(runners) if runners is not None else self.torch_runners()
@@ -193,7 +193,7 @@ def conversion_peak_memory(seconds:float, # audio to convert (synthetic alto)
                            threads:int=1, # torch CPU threads
                           )->dict: # chunks, peak MB above the start, seconds
     "Peak resident memory that converting `seconds` of audio adds, in this process (call it in a fresh one)."
-    from autovoice_trt.audio import synth_singing
+    from autovoice_trt.audio.synth import synth_singing
     torch.set_num_threads(threads)
     svc = SingingVoiceConverter(profile_overrides(profile_seconds))
     rate = svc.config.model.output_sample_rate_hz

@@ -12,7 +12,9 @@ import torch
 
 from .core import AutovoiceError, atomic_path, logger, write_json_atomic
 from .config import load_config
-from .audio import estimate_f0, synth_singing, write_audio
+from .audio.pitch import estimate_f0
+from .audio.synth import synth_singing
+from .audio.io import write_audio
 from .models.frontend import output_frontend
 from .converter import SingingVoiceConverter
 

@@ -14,7 +14,8 @@ import torch.nn.functional as F
 
 from .core import AutovoiceError, TensorSpec
 from .config import COMPONENTS, ComponentContract, ConversionConfig, ModelConfig, ShapeRange
-from .audio import check_audio, check_sample_rate, estimate_f0, resample
+from .audio.io import check_audio, check_sample_rate, resample
+from .audio.pitch import estimate_f0
 from .models.voice_model import check_speaker_embedding
 
 # %% auto #0

@@ -11,7 +11,7 @@ import yaml
 
 PACKAGE = Path(__file__).resolve().parents[1]/"autovoice_trt"
 LAYERS = ["core", "config", "audio", "graphs.export", "models", "backends.base", "backends.pytorch", "pipeline", "graphs.folder",
-          "backends.onnxruntime", "graphs.fp16", "backends.tensorrt_build", "graphs.int8", "backends.tensorrt", "converter",
+          "backends.onnxruntime", "graphs.fp16", "backends.tensorrt_build", "graphs.int8", "backends.tensorrt10_calibrator", "backends.tensorrt", "converter",
           "evaluation", "demo", "cli"]  # lowest first; evaluation.compare is plain metrics, read from anywhere
 
 def _layer(module:str)->int:
@@ -54,10 +54,10 @@ class RecordingRunner:
         return self.runner(feed)
 
 def test_conversion_calibration_and_benchmark_see_the_same_tensors():
-    from autovoice_trt.audio import synth_singing
+    from autovoice_trt.audio.synth import synth_singing
     from autovoice_trt.converter import SingingVoiceConverter
     from autovoice_trt.config import COMPONENTS
-    from autovoice_trt.graphs.int8 import CalibrationClip, CalibrationLoader
+    from autovoice_trt.graphs.int8.data import CalibrationClip, CalibrationLoader
     from autovoice_trt.evaluation.benchmark import benchmark_feeds
     svc = SingingVoiceConverter()
     rate = svc.config.model.output_sample_rate_hz
@@ -69,7 +69,7 @@ def test_conversion_calibration_and_benchmark_see_the_same_tensors():
     loader = CalibrationLoader(svc, [CalibrationClip("tenor 0", clip.audio, rate, seed=0)], {"kind": "test"}, progress=False)
     calibration = {c: loader.feeds[0][c] for c in COMPONENTS}
     # the loader takes each clip's own voice as the target; with the same target the feeds are the same
-    from autovoice_trt.graphs.int8 import component_feeds
+    from autovoice_trt.graphs.int8.data import component_feeds
     calibration = component_feeds(svc, CalibrationClip("tenor 0", clip.audio, rate, seed=0), speaker=target)
     bench = benchmark_feeds(svc, seconds=1.0, batch=1, seed=0)
     for c in COMPONENTS:
@@ -100,7 +100,7 @@ def _imported(module:str, node:ast.ImportFrom)->list[str]:
         base = ".".join(parts + ([node.module] if node.module else []))
     elif node.module == "autovoice_trt" or (node.module or "").startswith("autovoice_trt."): base = node.module.removeprefix("autovoice_trt").lstrip(".")
     else: return []
-    return [f"{base}.{a.name}".lstrip(".") if not base or base in ("models", "graphs", "backends", "evaluation") else base for a in node.names]
+    return [f"{base}.{a.name}".lstrip(".") if not base or base in ("models", "graphs", "graphs.int8", "backends", "evaluation", "audio") else base for a in node.names]
 
 def test_layers_point_one_way():
     upward = []

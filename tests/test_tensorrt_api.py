@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1]/"autovoice_trt"
-ENGINE, BUILD, CALIBRATION = PACKAGE/"backends"/"tensorrt.py", PACKAGE/"backends"/"tensorrt_build.py", PACKAGE/"graphs"/"int8.py"
+ENGINE, BUILD, CALIBRATION = PACKAGE/"backends"/"tensorrt.py", PACKAGE/"backends"/"tensorrt_build.py", PACKAGE/"backends"/"tensorrt10_calibrator.py"
 
 # How the code names TensorRT objects: a root (variable or attribute) -> the TensorRT class it holds (None = the module).
 RUNTIME_ROOTS = {"module": None, "self.module": None, "flavour": None, "runtime": "Runtime", "self._runtime": "Runtime",

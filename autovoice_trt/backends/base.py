@@ -19,7 +19,7 @@ __all__ = ['prepare_feed', 'Runner', 'active']
 
 # %% ../../nbs/20_runners.ipynb #5d50e5d1
 def _resample_rows(audio, from_hz:int, to_hz:int):
-    from autovoice_trt.audio import resample  # soxr
+    from autovoice_trt.audio.io import resample  # soxr
     was_torch = isinstance(audio, torch.Tensor)
     host = audio.detach().cpu().numpy() if was_torch else np.asarray(audio)
     out = np.stack([resample(row, from_hz, to_hz) for row in host]).astype(np.float32)

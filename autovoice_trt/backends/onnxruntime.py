@@ -48,7 +48,8 @@ class OnnxRuntimeRunner(Runner):
         self.requested_providers, self.provider_options = list(providers), provider_options
         self.graph_optimization_level, self.intra_op_num_threads = graph_optimization_level, intra_op_num_threads
         self.allow_fallback, self.precision, self.session = allow_fallback, precision, None
-        self.activate()  # a session now: a graph ONNX Runtime cannot load, or a missing provider, is refused at once
+        self.providers:list[str] = []  # what the session really uses, once `activate()` opened it
+        self.onnxruntime_version:str|None = None
 
     def _activate(self):
         import onnxruntime as ort  # here, not at import: importing onnxruntime writes a device id under ~/.cache
@@ -80,7 +81,7 @@ class OnnxRuntimeRunner(Runner):
 
     def describe(self):
         "Backend, the providers the session really uses (and those asked for), their options, optimization level, file."
-        return {"backend": self.backend, "component": self.name, "device": "cpu" if self.providers[0] == "CPUExecutionProvider" else self.providers[0],
+        return {"backend": self.backend, "component": self.name, "device": self.providers[0] if self.providers and self.providers[0] != "CPUExecutionProvider" else "cpu",
                 "precision": self.precision, "providers": list(self.providers), "requested_providers": self.requested_providers,
                 "provider_options": self.session.get_provider_options() if self.session else None,
                 "graph_optimization_level": self.graph_optimization_level, "onnxruntime_version": self.onnxruntime_version, "onnx_file": self.onnx_path.name}
@@ -94,10 +95,12 @@ def onnxruntime_runners(onnx_dir:str|Path, # a graph folder (`export`, and `fp16
                         graph_optimization_level:str="all",
                         allow_fallback:bool=False,
                        )->dict[str, OnnxRuntimeRunner]: # component -> runner
-    "An `OnnxRuntimeRunner` per component, on the graphs of `precision` the `GraphFolder` finds current."
+    "An active `OnnxRuntimeRunner` per component, on the graphs of `precision` the `GraphFolder` finds current."
     folder = GraphFolder(onnx_dir, config)
     contracts = component_contracts(folder.config.model)
     paths = {name: folder.graph(name, precision) for name in COMPONENTS}  # every graph is checked before any session opens
-    return {name: OnnxRuntimeRunner(paths[name], contracts[name], providers=providers, provider_options=provider_options,
-                                    graph_optimization_level=graph_optimization_level, allow_fallback=allow_fallback, precision=precision)
-            for name in COMPONENTS}
+    runners = {name: OnnxRuntimeRunner(paths[name], contracts[name], providers=providers, provider_options=provider_options,
+                                       graph_optimization_level=graph_optimization_level, allow_fallback=allow_fallback, precision=precision)
+               for name in COMPONENTS}
+    for runner in runners.values(): runner.activate()  # every session now: a graph or provider ONNX Runtime refuses is reported before any work
+    return runners

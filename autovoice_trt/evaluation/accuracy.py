@@ -31,7 +31,7 @@ def held_out_loader(svc, # the converter
                     audio_dir:str|Path|None=None, # real held-out audio instead of the synthetic singer
                    ):
     "A `CalibrationLoader` over held-out audio: seeds and voices that calibration and the fallback search never use."
-    from autovoice_trt.graphs.int8 import CalibrationLoader, audio_clips, synthetic_clips
+    from autovoice_trt.graphs.int8.data import CalibrationLoader, audio_clips, synthetic_clips
     source = audio_clips(audio_dir, clips, seconds) if audio_dir is not None else synthetic_clips(clips, seconds, HELD_OUT_SEED, voice_offset=2)
     return CalibrationLoader(svc, *source, progress=False)
 

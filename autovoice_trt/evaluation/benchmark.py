@@ -115,7 +115,7 @@ def benchmark_feeds(svc, # a `VoiceModel` (reference weights or a checkpoint)
                     speaker=None, # the target embedding; None: a synthetic soprano's (seed 10 000) through the speaker encoder
                    )->dict[str, dict[str, torch.Tensor]]: # component (and "pipeline") -> feed on the CPU
     "Feeds for every component and the whole chain: synthetic singing prepared and run through the pipeline as a conversion does."
-    from autovoice_trt.audio import synth_singing
+    from autovoice_trt.audio.synth import synth_singing
     from autovoice_trt.backends.pytorch import torch_runners
     m = svc.config.model
     if speaker is None: speaker = svc.speaker_embedding(synth_singing(2.0, m.output_sample_rate_hz, voice="soprano", seed=10_000).audio, m.output_sample_rate_hz)

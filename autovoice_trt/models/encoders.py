@@ -165,7 +165,10 @@ class PitchEncoder(ReferenceInitModule):
         index = torch.where(valid > 0, bins, torch.zeros_like(bins)).to(torch.int32)
         return position, index, valid
 
-    def forward(self, f0_input:torch.Tensor, voiced_mask:torch.Tensor)->torch.Tensor:
+    def forward(self, f0_input:torch.Tensor, # [B, N] float32 Hz
+                voiced_mask:torch.Tensor|None=None, # [B, N] bool; None: every frame voiced (the seed's `PitchEncoder(f0, None)`)
+               )->torch.Tensor: # [B, N, pitch_dim]
+        if voiced_mask is None: voiced_mask = torch.ones(f0_input.shape, dtype=torch.bool, device=f0_input.device)
         position, index, valid = self.quantize(f0_input, voiced_mask)
         dtype = self.embedding.weight.dtype
         continuous = self.mlp((2 * position - 1).unsqueeze(-1).to(dtype)) * valid.unsqueeze(-1).to(dtype)
@@ -201,7 +204,7 @@ class SpeakerEncoder(ReferenceInitModule):
               sample_rate_hz:int, # its rate; resampled to 16 kHz when different
              )->np.ndarray: # float32 [256], L2-normalised
         "Speaker embedding of one recording at any sample rate."
-        from autovoice_trt.audio import check_audio, resample   # imported when used: the audio module loads parselmouth and scipy
+        from autovoice_trt.audio.io import check_audio, resample   # imported when used: the audio module loads parselmouth and scipy
         mono = check_audio(audio, "speaker audio")
         if sample_rate_hz != self.sample_rate_hz:
             logger.info("speaker audio: resampling from %s Hz to %d Hz", sample_rate_hz, self.sample_rate_hz)

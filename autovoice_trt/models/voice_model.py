@@ -14,7 +14,7 @@ from safetensors.torch import load_file, save_file
 
 from ..core import AutovoiceError, atomic_path, logger
 from ..config import Config, component_contracts, config_hash, load_config
-from ..audio import check_audio
+from ..audio.io import check_audio
 from .encoders import ContentEncoder, HubertStyleContentEncoder, PitchEncoder, SpeakerEncoder
 from .flow import FlowDecoder, MelProjection
 from .vocoder import Vocoder
