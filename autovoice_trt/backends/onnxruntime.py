@@ -10,6 +10,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
+from fastcore.basics import patch
 
 from ..core import AutovoiceError, HAS_ORT, logger, sha256_file
 from ..config import COMPONENTS, ComponentContract, Config, component_contracts, config_hash, load_config
@@ -38,6 +39,7 @@ class OnnxRuntimeRunner(Runner):
                  intra_op_num_threads:int=0, # 0: ONNX Runtime's default
                  allow_fallback:bool=False, # accept a session whose first provider is not `providers[0]`
                  precision:str="fp32", # the graph's precision (recorded in `describe()`)
+                 io_binding:bool=False, # CUDA provider: inputs and outputs in CUDA buffers bound per input shapes (no host copies)
                 ):
         super().__init__(contract, profile)
         if not HAS_ORT: raise AutovoiceError("onnxruntime is not installed: pip install onnxruntime (or onnxruntime-gpu)")
@@ -47,7 +49,8 @@ class OnnxRuntimeRunner(Runner):
             raise AutovoiceError(f"graph_optimization_level: expected one of {list(OPTIMIZATION_LEVELS)}, got {graph_optimization_level!r}")
         self.requested_providers, self.provider_options = list(providers), provider_options
         self.graph_optimization_level, self.intra_op_num_threads = graph_optimization_level, intra_op_num_threads
-        self.allow_fallback, self.precision, self.session = allow_fallback, precision, None
+        self.allow_fallback, self.precision, self.session, self.io_binding = allow_fallback, precision, None, io_binding
+        self._bindings:dict[tuple, tuple] = {}
         self.providers:list[str] = []  # what the session really uses, once `activate()` opened it
         self.onnxruntime_version:str|None = None
 
@@ -68,14 +71,23 @@ class OnnxRuntimeRunner(Runner):
             message = f"{self.name}: asked ONNX Runtime for {self.requested_providers}, the session uses {self.providers}"
             if not self.allow_fallback: raise AutovoiceError(message + "; install the provider or pass allow_fallback=True")
             logger.warning(message)
+        if self.io_binding and self.providers[0] != "CUDAExecutionProvider":
+            raise AutovoiceError(f"{self.name}: io_binding binds CUDA buffers and needs the CUDAExecutionProvider; the session uses {self.providers}")
         found = ([i.name for i in self.session.get_inputs()], [o.name for o in self.session.get_outputs()])
         if found != (self.contract.input_names, self.contract.output_names):
             raise AutovoiceError(f"graph {str(self.onnx_path)!r}: inputs/outputs {found}, expected {(self.contract.input_names, self.contract.output_names)}")
 
-    def _deactivate(self): self.session = None
+    def _deactivate(self): self.session, self._bindings = None, {}
+
+    @property
+    def device(self)->torch.device:
+        "Where `run` reads its inputs: the CUDA device with I/O binding, else the host."
+        device_id = int(((self.provider_options or [{}])[0] or {}).get("device_id", 0))
+        return torch.device("cuda", device_id) if self.io_binding else torch.device("cpu")
 
     def run(self, feed):
-        "Run the session on a checked feed (numpy in, torch tensors out, on the host)."
+        "Run the session on a checked feed: numpy in, torch tensors out on the host (or, with I/O binding, on the GPU)."
+        if self.io_binding: return self._run_bound(feed)
         outputs = self.session.run(self.output_names, {s.name: _to_numpy(feed[s.name]) for s in self.input_specs})
         return {name: torch.from_numpy(out) for name, out in zip(self.output_names, outputs)}
 
@@ -84,7 +96,31 @@ class OnnxRuntimeRunner(Runner):
         return {"backend": self.backend, "component": self.name, "device": self.providers[0] if self.providers and self.providers[0] != "CPUExecutionProvider" else "cpu",
                 "precision": self.precision, "providers": list(self.providers), "requested_providers": self.requested_providers,
                 "provider_options": self.session.get_provider_options() if self.session else None,
-                "graph_optimization_level": self.graph_optimization_level, "onnxruntime_version": self.onnxruntime_version, "onnx_file": self.onnx_path.name}
+                "graph_optimization_level": self.graph_optimization_level, "io_binding": self.io_binding,
+                "onnxruntime_version": self.onnxruntime_version, "onnx_file": self.onnx_path.name}
+
+# %% ../../nbs/32_onnxruntime.ipynb #7b333b1a
+@patch
+def _run_bound(self:OnnxRuntimeRunner, feed:Mapping[str, Any])->dict[str, torch.Tensor]:
+    "Run on inputs and outputs bound to CUDA buffers (one binding per input shapes)."
+    device = self.device
+    device_id = device.index
+    key = tuple((s.name, tuple(feed[s.name].shape)) for s in self.input_specs)
+    if key not in self._bindings:
+        host = {s.name: _to_numpy(feed[s.name]) for s in self.input_specs}
+        first = self.session.run(self.output_names, host)  # learns the output shapes
+        inputs = {n: torch.from_numpy(np.ascontiguousarray(v)).to(device) for n, v in host.items()}
+        outputs = {n: torch.from_numpy(v).to(device) for n, v in zip(self.output_names, first)}
+        binding = self.session.io_binding()
+        for n, t in inputs.items(): binding.bind_input(n, "cuda", device_id, host[n].dtype, list(t.shape), t.data_ptr())
+        for (n, t), v in zip(outputs.items(), first): binding.bind_output(n, "cuda", device_id, v.dtype, list(t.shape), t.data_ptr())
+        self._bindings[key] = (binding, inputs, outputs)
+    binding, inputs, outputs = self._bindings[key]
+    for n, t in inputs.items(): t.copy_(torch.as_tensor(feed[n]), non_blocking=True)
+    binding.synchronize_inputs()
+    self.session.run_with_iobinding(binding)
+    binding.synchronize_outputs()
+    return dict(outputs)
 
 # %% ../../nbs/32_onnxruntime.ipynb #bd4df17a
 def onnxruntime_runners(onnx_dir:str|Path, # a graph folder (`export`, and `fp16` / `calibrate` for those precisions)
@@ -94,13 +130,15 @@ def onnxruntime_runners(onnx_dir:str|Path, # a graph folder (`export`, and `fp16
                         provider_options:Sequence[Mapping[str, Any]]|None=None,
                         graph_optimization_level:str="all",
                         allow_fallback:bool=False,
+                        io_binding:bool=False, # CUDA provider: bind CUDA buffers (see `OnnxRuntimeRunner`)
                        )->dict[str, OnnxRuntimeRunner]: # component -> runner
     "An active `OnnxRuntimeRunner` per component, on the graphs of `precision` the `GraphFolder` finds current."
     folder = GraphFolder(onnx_dir, config)
     contracts = component_contracts(folder.config.model)
     paths = {name: folder.graph(name, precision) for name in COMPONENTS}  # every graph is checked before any session opens
     runners = {name: OnnxRuntimeRunner(paths[name], contracts[name], providers=providers, provider_options=provider_options,
-                                       graph_optimization_level=graph_optimization_level, allow_fallback=allow_fallback, precision=precision)
+                                       graph_optimization_level=graph_optimization_level, allow_fallback=allow_fallback, precision=precision,
+                                       io_binding=io_binding)
                for name in COMPONENTS}
     for runner in runners.values(): runner.activate()  # every session now: a graph or provider ONNX Runtime refuses is reported before any work
     return runners

@@ -104,8 +104,8 @@ class AutocastRunner(TorchRunner):
                  contract:ComponentContract, profile=None,
                  device:str|torch.device="cpu", # cpu: real fp16 arithmetic through PyTorch's CPU kernels
                  fp32_modules:Sequence[str]|None=None, # dotted sub-module names kept fp32; None: `FP32_MODULES[component]`
-                 cuda_graphs:bool=False):
-        super().__init__(module, contract, profile, device, "fp32", cuda_graphs)
+                 cuda_graphs:bool=False, compile:bool=False):
+        super().__init__(module, contract, profile, device, "fp32", cuda_graphs, compile)
         self.precision = "fp16"
         self.fp32_modules = tuple(FP32_MODULES.get(contract.name, ()) if fp32_modules is None else fp32_modules)
         for name in self.fp32_modules:
@@ -137,6 +137,7 @@ TORCH_VARIANTS = {  # name -> (runner class, options); "fp16" alone is the whole
     "cuda graphs fp16": (TorchRunner, dict(precision="fp16", cuda_graphs=True)),
     "compile fp32": (TorchRunner, dict(precision="fp32", compile=True)),
     "compile fp16": (TorchRunner, dict(precision="fp16", compile=True)),
+    "cuda graphs autocast fp16": (AutocastRunner, dict(cuda_graphs=True)), "compile autocast fp16": (AutocastRunner, dict(compile=True)),
 }
 
 def torch_runners(modules:Mapping[str, torch.nn.Module], # component -> module (`VoiceModel.export_modules()`)

@@ -313,6 +313,11 @@ class TensorRTRunner(Runner):
         self._options = dict(module=module, precision=precision, device=device, cuda_graphs=cuda_graphs, onnx_path=onnx_path)
 
     def _activate(self): self.engine = TensorRTEngine(self.engine_path, **self._options)
+
+    @property
+    def device(self)->torch.device:
+        "The engine's CUDA device (the one asked for until it is loaded)."
+        return self.engine.device if self.engine is not None else torch.device(self._options["device"] or "cuda")
     def _deactivate(self):
         self.engine.close(); self.engine = None
 

@@ -21,7 +21,7 @@ from ..converter import SingingVoiceConverter
 from ..pipeline import prepare_inputs, run_chain, stage_feeds
 
 # %% auto #0
-__all__ = ['SYNTHETIC_VOICES', 'LatencyStats', 'time_runner', 'spin_up_gpu', 'ModelPipeline', 'pipeline_contract',
+__all__ = ['SYNTHETIC_VOICES', 'LatencyStats', 'time_runner', 'time_calls', 'spin_up_gpu', 'ModelPipeline', 'pipeline_contract',
            'benchmark_feeds', 'benchmark_torch', 'environment_stamp', 'speedup_table', 'plot_speedups']
 
 # %% ../../nbs/65_benchmark.ipynb #c1eeedf9
@@ -42,25 +42,30 @@ def time_runner(runner:Runner, # any runner
                 iterations:int=30, # timed calls
                 audio_seconds:float=0.0, # audio represented by the feed (batch x seconds)
                )->LatencyStats:
-    "Time `runner.run` on a checked, device-resident feed; CUDA events on a GPU, perf_counter on CPU."
-    device = getattr(runner, "device", torch.device("cpu"))
+    "Time `runner.run` on a checked feed, moved to the runner's device first; CUDA events on a GPU, perf_counter on CPU."
+    device = torch.device(getattr(runner, "device", "cpu"))
+    if not runner.is_active: runner.activate()
     prepared = runner.prepare(feed)
     if isinstance(runner, TorchRunner): prepared = {k: runner._to_device(v) for k, v in prepared.items()}
-    cuda = torch.device(device).type == "cuda"
-    for _ in range(warmup): runner.run(prepared)
-    times = []
-    if cuda:
+    elif device.type == "cuda": prepared = {k: torch.as_tensor(v).to(device) for k, v in prepared.items()}
+    return time_calls(lambda: runner.run(prepared), device, warmup, iterations, audio_seconds)
+
+def time_calls(call:Callable[[], Any], # the work, inputs already where it reads them
+               device:str|torch.device="cpu", # cuda: CUDA events and peak allocated memory; cpu: perf_counter
+               warmup:int=5, iterations:int=30, audio_seconds:float=0.0)->LatencyStats:
+    "Time `call()`: `warmup` untimed calls, then `iterations` timed ones."
+    for _ in range(warmup): call()
+    if torch.device(device).type == "cuda":
         torch.cuda.synchronize(); base = torch.cuda.memory_allocated(); torch.cuda.reset_peak_memory_stats()
         events = [(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)) for _ in range(iterations)]
         for start, end in events:
-            start.record(); runner.run(prepared); end.record()
+            start.record(); call(); end.record()
         torch.cuda.synchronize()
-        times = [s.elapsed_time(e) for s, e in events]
-        peak = (torch.cuda.max_memory_allocated() - base) / 2**20
+        times, peak = [s.elapsed_time(e) for s, e in events], (torch.cuda.max_memory_allocated() - base) / 2**20
     else:
+        times, peak = [], None
         for _ in range(iterations):
-            t0 = time.perf_counter(); runner.run(prepared); times.append((time.perf_counter() - t0) * 1000)
-        peak = None
+            t0 = time.perf_counter(); call(); times.append((time.perf_counter() - t0) * 1000)
     t = np.array(times)
     return LatencyStats(float(np.percentile(t, 50)), float(np.percentile(t, 90)), float(np.percentile(t, 99)), float(t.mean()),
                         iterations, audio_seconds, peak)
