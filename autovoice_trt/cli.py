@@ -46,8 +46,10 @@ def cmd_demo(args)->int:
     "autovoice-trt demo --output-dir DIR"
     from autovoice_trt.demo import run_demo
     summary = run_demo(args.output_dir, seconds=args.seconds, seed=args.seed, config=args.config)
-    print(f"demo written to {args.output_dir}: {', '.join(summary['files'])}; conversion took {summary['timing_s']['total']:.2f} s "
-          f"for {summary['source_seconds']} s of audio; demo total {summary['timing_s']['demo_total']:.2f} s")
+    for c in summary["conversions"]:
+        print(f"{c['backend']:>11} {c['precision']}: {c['file']}, warm {c['warm_seconds']:.2f} s for {summary['source_seconds']} s of audio"
+              + (f", log-mel SNR {c['log_mel_snr_db_vs_torch_fp32']:.1f} dB against torch fp32" if c['log_mel_snr_db_vs_torch_fp32'] is not None else ""))
+    print(f"demo written to {args.output_dir} (report.md, report.json, mel.png, graphs/, engines/, benchmark/) in {summary['timing_s']['demo_total']:.1f} s")
     return 0
 
 # %% ../nbs/90_cli.ipynb #303cc49e
@@ -150,6 +152,7 @@ def add_benchmark_arguments(p:argparse.ArgumentParser)->argparse.ArgumentParser:
     p.add_argument("--samples", type=int, default=2, help="clips for accuracy and int8 calibration (synthetic singer, or --audio-dir)")
     p.add_argument("--warmup", type=int, default=3, help="untimed calls before each timing")
     p.add_argument("--iterations", type=int, default=10, help="timed calls per row")
+    p.add_argument("--budget-s", type=float, default=20.0, help="CPU: stop a row's timed calls after this many seconds (at least 3 calls)")
     p.add_argument("--audio-lengths", type=_list(float), nargs="+", default=[[1.0, 5.0]], help="seconds, e.g. 1,5")
     p.add_argument("--precision-modes", type=_list(str), nargs="+", default=[["fp32", "fp16", "int8"]], help="fp32,fp16,int8")
     p.add_argument("--backends", type=_list(str), nargs="+", default=[list(BACKENDS)], help=",".join(BACKENDS))
@@ -166,9 +169,10 @@ def cmd_benchmark(args)->int:
     "autovoice-trt benchmark --output-dir DIR [the seed's flags]"
     from autovoice_trt.evaluation.suite import BenchmarkSettings, run_benchmark
     flat = lambda lists: tuple(v for l in lists for v in l)
-    settings = BenchmarkSettings(args.output_dir, args.model_dir, args.samples, args.warmup, args.iterations, flat(args.audio_lengths),
-                                 flat(args.precision_modes), flat(args.backends), flat(args.batch_sizes), args.include_accuracy,
-                                 args.include_memory, args.device, args.audio_dir, args.config).check()
+    settings = BenchmarkSettings(args.output_dir, args.model_dir, samples=args.samples, warmup=args.warmup, iterations=args.iterations,
+                                 budget_s=args.budget_s, audio_lengths=flat(args.audio_lengths), precision_modes=flat(args.precision_modes),
+                                 backends=flat(args.backends), batch_sizes=flat(args.batch_sizes), include_accuracy=args.include_accuracy,
+                                 include_memory=args.include_memory, device=args.device, audio_dir=args.audio_dir, config=args.config).check()
     report = run_benchmark(settings, progress=True)
     for r in report["timing"]:
         if r["component"] == "end_to_end":

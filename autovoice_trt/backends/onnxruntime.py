@@ -40,6 +40,7 @@ class OnnxRuntimeRunner(Runner):
                  allow_fallback:bool=False, # accept a session whose first provider is not `providers[0]`
                  precision:str="fp32", # the graph's precision (recorded in `describe()`)
                  io_binding:bool=False, # CUDA provider: inputs and outputs in CUDA buffers bound per input shapes (no host copies)
+                 allow_spinning:bool=False, # let idle intra-op threads spin between runs (see below: it slows a chain with PyTorch between stages)
                 ):
         super().__init__(contract, profile)
         if not HAS_ORT: raise AutovoiceError("onnxruntime is not installed: pip install onnxruntime (or onnxruntime-gpu)")
@@ -49,17 +50,20 @@ class OnnxRuntimeRunner(Runner):
             raise AutovoiceError(f"graph_optimization_level: expected one of {list(OPTIMIZATION_LEVELS)}, got {graph_optimization_level!r}")
         self.requested_providers, self.provider_options = list(providers), provider_options
         self.graph_optimization_level, self.intra_op_num_threads = graph_optimization_level, intra_op_num_threads
-        self.allow_fallback, self.precision, self.session, self.io_binding = allow_fallback, precision, None, io_binding
+        self.allow_fallback, self.precision, self.session, self.io_binding, self.allow_spinning = allow_fallback, precision, None, io_binding, allow_spinning
         self._bindings:dict[tuple, tuple] = {}
         self.providers:list[str] = []  # what the session really uses, once `activate()` opened it
         self.onnxruntime_version:str|None = None
 
     def _activate(self):
         import onnxruntime as ort  # here, not at import: importing onnxruntime writes a device id under ~/.cache
+        if "CUDAExecutionProvider" in self.requested_providers and hasattr(ort, "preload_dlls"):
+            ort.preload_dlls()  # CUDA, cuDNN and cuBLAS from the nvidia-* wheels PyTorch already uses
         options = ort.SessionOptions()
         options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, OPTIMIZATION_LEVELS[self.graph_optimization_level])
         options.intra_op_num_threads = self.intra_op_num_threads
         options.log_severity_level = 3  # errors only: the provider actually used is checked below, not read from a log line
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if self.allow_spinning else "0")
         try:
             self.session = ort.InferenceSession(str(self.onnx_path), sess_options=options, providers=self.requested_providers,
                                                 provider_options=[dict(o) for o in self.provider_options] if self.provider_options else None)
@@ -96,7 +100,7 @@ class OnnxRuntimeRunner(Runner):
         return {"backend": self.backend, "component": self.name, "device": self.providers[0] if self.providers and self.providers[0] != "CPUExecutionProvider" else "cpu",
                 "precision": self.precision, "providers": list(self.providers), "requested_providers": self.requested_providers,
                 "provider_options": self.session.get_provider_options() if self.session else None,
-                "graph_optimization_level": self.graph_optimization_level, "io_binding": self.io_binding,
+                "graph_optimization_level": self.graph_optimization_level, "io_binding": self.io_binding, "allow_spinning": self.allow_spinning,
                 "onnxruntime_version": self.onnxruntime_version, "onnx_file": self.onnx_path.name}
 
 # %% ../../nbs/32_onnxruntime.ipynb #7b333b1a

@@ -41,6 +41,7 @@ def time_runner(runner:Runner, # any runner
                 warmup:int=5, # untimed calls first (allocation, autotuning, graph capture)
                 iterations:int=30, # timed calls
                 audio_seconds:float=0.0, # audio represented by the feed (batch x seconds)
+                budget_s:float|None=None, # CPU: stop the timed calls after this many seconds (at least 3 calls)
                )->LatencyStats:
     "Time `runner.run` on a checked feed, moved to the runner's device first; CUDA events on a GPU, perf_counter on CPU."
     device = torch.device(getattr(runner, "device", "cpu"))
@@ -48,12 +49,14 @@ def time_runner(runner:Runner, # any runner
     prepared = runner.prepare(feed)
     if isinstance(runner, TorchRunner): prepared = {k: runner._to_device(v) for k, v in prepared.items()}
     elif device.type == "cuda": prepared = {k: torch.as_tensor(v).to(device) for k, v in prepared.items()}
-    return time_calls(lambda: runner.run(prepared), device, warmup, iterations, audio_seconds)
+    return time_calls(lambda: runner.run(prepared), device, warmup, iterations, audio_seconds, budget_s)
 
 def time_calls(call:Callable[[], Any], # the work, inputs already where it reads them
                device:str|torch.device="cpu", # cuda: CUDA events and peak allocated memory; cpu: perf_counter
-               warmup:int=5, iterations:int=30, audio_seconds:float=0.0)->LatencyStats:
-    "Time `call()`: `warmup` untimed calls, then `iterations` timed ones."
+               warmup:int=5, iterations:int=30, audio_seconds:float=0.0,
+               budget_s:float|None=None, # CPU: stop after this many seconds of timed calls (at least 3 calls); the stats say how many ran
+              )->LatencyStats:
+    "Time `call()`: `warmup` untimed calls, then `iterations` timed ones (or fewer within `budget_s` on the CPU)."
     for _ in range(warmup): call()
     if torch.device(device).type == "cuda":
         torch.cuda.synchronize(); base = torch.cuda.memory_allocated(); torch.cuda.reset_peak_memory_stats()
@@ -66,9 +69,10 @@ def time_calls(call:Callable[[], Any], # the work, inputs already where it reads
         times, peak = [], None
         for _ in range(iterations):
             t0 = time.perf_counter(); call(); times.append((time.perf_counter() - t0) * 1000)
+            if budget_s is not None and len(times) >= 3 and sum(times) > budget_s * 1000: break
     t = np.array(times)
     return LatencyStats(float(np.percentile(t, 50)), float(np.percentile(t, 90)), float(np.percentile(t, 99)), float(t.mean()),
-                        iterations, audio_seconds, peak)
+                        len(times), audio_seconds, peak)
 
 # %% ../../nbs/65_benchmark.ipynb #ee57a804
 def spin_up_gpu(seconds:float=2.0, # how long to keep the GPU busy

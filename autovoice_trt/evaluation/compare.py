@@ -199,6 +199,7 @@ def check_gate(records:ComparisonRecord|OutputMetrics|Sequence, # one or many re
 
 # %% ../../nbs/18_compare.ipynb #c102f46d
 def _cell(value, digits:int)->str:
+    if value is None: return "-"
     if isinstance(value, float):
         if math.isinf(value) or math.isnan(value): return str(value)
         return f"{value:.{digits}g}"

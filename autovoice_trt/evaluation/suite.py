@@ -19,6 +19,7 @@ from ..backends.base import Runner, active
 from ..pipeline import run_chain
 from ..graphs.folder import GraphFolder
 from ..converter import SingingVoiceConverter
+from .compare import markdown_table
 from .benchmark import LatencyStats, benchmark_feeds, environment_stamp, spin_up_gpu, time_calls, time_runner
 
 # %% auto #0
@@ -62,6 +63,7 @@ class BenchmarkSettings:
     samples:int = 2 # clips (from `audio_dir` or the synthetic singer) for accuracy and calibration
     warmup:int = 3 # untimed calls before each timing
     iterations:int = 10 # timed calls
+    budget_s:float = 20.0 # CPU: a row stops timing after this many seconds (at least 3 calls; the row records how many ran)
     audio_lengths:tuple = (1.0, 5.0) # seconds
     precision_modes:tuple = ("fp32", "fp16", "int8")
     backends:tuple = BACKENDS
@@ -82,6 +84,7 @@ def check(self:BenchmarkSettings, max_seconds:float=30.0, # the profiles' longes
     def refuse(flag, expected, got): raise AutovoiceError(f"--{flag}: expected {expected}, got {got!r}")
     for flag, value, low in (("samples", self.samples, 1), ("warmup", self.warmup, 0), ("iterations", self.iterations, 1)):
         if not isinstance(value, int) or value < low: refuse(flag, f"an integer >= {low}", value)
+    if not self.budget_s > 0: refuse("budget-s", "seconds > 0", self.budget_s)
     if not self.audio_lengths or any(not 0 < s <= max_seconds for s in self.audio_lengths): refuse("audio-lengths", f"seconds in (0, {max_seconds:g}] (the profiles' range)", list(self.audio_lengths))
     if not self.batch_sizes or any(not 1 <= b <= max_batch for b in self.batch_sizes): refuse("batch-sizes", f"sizes in 1..{max_batch} (the profiles' batch range)", list(self.batch_sizes))
     if not self.precision_modes or set(self.precision_modes) - set(PRECISIONS): refuse("precision-modes", f"a subset of {list(PRECISIONS)}", list(self.precision_modes))
@@ -147,46 +150,50 @@ def _on_device(feed:Mapping[str, Any], device:torch.device)->dict:
     return {k: torch.as_tensor(v).to(device) for k, v in feed.items()} if device.type == "cuda" else dict(feed)
 
 def time_chain(runners:Mapping[str, Runner], feed:Mapping[str, Any], # the pipeline's feed (`benchmark_feeds(...)["pipeline"]`)
-               device:str|torch.device="cpu", warmup:int=3, iterations:int=10, audio_seconds:float=0.0)->LatencyStats:
+               device:str|torch.device="cpu", warmup:int=3, iterations:int=10, audio_seconds:float=0.0, budget_s:float|None=None)->LatencyStats:
     "Latency of the whole stage chain on `runners`, each stage's `run` called on what the stage before produced."
     device = torch.device(device)
     stages = {name: runner.run for name, runner in runners.items()}
     ready = _on_device(feed, device)
-    return time_calls(lambda: run_chain(stages, ready), device, warmup, iterations, audio_seconds)
+    with active(runners): return time_calls(lambda: run_chain(stages, ready), device, warmup, iterations, audio_seconds, budget_s)
 
 def time_backend(runners:Mapping[str, Runner], feeds:Mapping[str, Mapping[str, Any]], # component (and "pipeline") -> feed
-                 device:str|torch.device, warmup:int, iterations:int, audio_seconds:float)->dict[str, LatencyStats]:
+                 device:str|torch.device, warmup:int, iterations:int, audio_seconds:float, budget_s:float|None=None)->dict[str, LatencyStats]:
     "Latency per component and of the whole chain ('end_to_end')."
     with active(runners):
-        stats = {c: time_runner(runners[c], feeds[c], warmup, iterations, audio_seconds) for c in COMPONENTS}
-        stats["end_to_end"] = time_chain(runners, feeds["pipeline"], device, warmup, iterations, audio_seconds)
+        stats = {c: time_runner(runners[c], feeds[c], warmup, iterations, audio_seconds, budget_s) for c in COMPONENTS}
+        stats["end_to_end"] = time_chain(runners, feeds["pipeline"], device, warmup, iterations, audio_seconds, budget_s)
     return stats
 
 # %% ../../nbs/66_benchmark_suite.ipynb #9e341051
-def cpu_peak_memory_mb(backend:str, precision:str, graph_dir:str|None, model_dir:str|None, seconds:float, config:str|None=None)->float:
-    "Peak resident MB one whole-chain call adds, measured in a child interpreter after a warm call."
+def cpu_peak_memory_mb(backend:str, precision:str, graph_dir:str|None, model_dir:str|None, seconds:float, config:str|None=None)->dict[str, float]:
+    "Peak resident MB of a child interpreter that runs the whole chain twice, and the part above the package's imports."
     code = ("import json, sys; from autovoice_trt.evaluation.suite import _child_peak; "
             "print(json.dumps(_child_peak(*json.loads(sys.argv[1]))))")
     args = json.dumps([backend, precision, graph_dir, model_dir, seconds, config])
     run = subprocess.run([sys.executable, "-c", code, args], capture_output=True, text=True, timeout=900)
     if run.returncode != 0: raise AutovoiceError(f"memory probe {backend} {precision}: the child process failed: {run.stderr.strip().splitlines()[-1:]}")
-    return float(json.loads(run.stdout.strip().splitlines()[-1]))
+    return json.loads(run.stdout.strip().splitlines()[-1])
 
 def _child_peak(backend, precision, graph_dir, model_dir, seconds, config):
-    from autovoice_trt.converter import peak_rss_mb
-    torch.set_num_threads(1)
+    import psutil, resource
+    imported = psutil.Process().memory_info().rss / 2**20  # the interpreter with torch, onnxruntime and the package
     svc, _ = load_model(model_dir, config)
     folder = GraphFolder(graph_dir, svc.config) if graph_dir else None
     runners = suite_runners(svc, backend, precision, "cpu", folder)
     feed = benchmark_feeds(svc, seconds, 1)["pipeline"]
     stages = {name: runner.activate().run for name, runner in runners.items()}
-    run_chain(stages, feed)  # warm: sessions, allocator pools
-    return round(peak_rss_mb(lambda: run_chain(stages, feed))[1], 1)
+    for _ in range(2): run_chain(stages, feed)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+    return {"cpu_peak_rss_mb": round(peak, 1), "cpu_rss_above_imports_mb": round(peak - imported, 1)}
 
-def model_bytes(folder:GraphFolder|None, precision:str, engine_dir:Path|None=None)->dict[str, int]:
-    "Bytes of the graphs (and engines, where built) of a precision, summed over the components."
+def model_bytes(backend:str, precision:str, svc:SingingVoiceConverter, folder:GraphFolder|None, engine_dir:Path|None=None)->dict[str, int]:
+    "What a backend loads: PyTorch's weights at the precision it runs them, or the graphs (and engines, where built), summed over the components."
+    if backend.startswith("torch"):
+        per_value = 2 if TORCH_VARIANT[(backend, precision)].startswith(("eager fp16", "cuda graphs fp16", "compile fp16")) else 4  # autocast keeps fp32 weights
+        return {"weight_bytes": sum(p.numel() * per_value for m in svc.export_modules().values() for p in m.parameters())}
     sizes = {}
-    if folder is not None and precision in folder.available() and folder.available()[precision] == list(COMPONENTS):
+    if folder is not None and folder.available()[precision] == list(COMPONENTS):
         sizes["graph_bytes"] = sum(folder.graph(c, precision).stat().st_size for c in COMPONENTS)
     engines = [engine_dir/f"{c}.{precision}.engine" for c in COMPONENTS] if engine_dir is not None else []
     if engines and all(p.is_file() for p in engines): sizes["engine_bytes"] = sum(p.stat().st_size for p in engines)
@@ -198,7 +205,7 @@ SCHEMA = "autovoice_trt.benchmark/1"
 def _timing_rows(backend, precision, runners, settings, svc, device, feeds_by_shape)->list[dict]:
     rows = []
     for (seconds, batch), feeds in feeds_by_shape.items():
-        stats = time_backend(runners, feeds, device, settings.warmup, settings.iterations, seconds * batch)
+        stats = time_backend(runners, feeds, device, settings.warmup, settings.iterations, seconds * batch, settings.budget_s)
         for component, s in stats.items():
             rows.append({"backend": backend, "precision": precision, "component": component, "seconds": seconds, "batch": batch,
                          "p50_ms": s.p50_ms, "p90_ms": s.p90_ms, "p99_ms": s.p99_ms, "mean_ms": s.mean_ms, "iterations": s.iterations,
@@ -268,10 +275,10 @@ def run_benchmark(settings:BenchmarkSettings, # what to measure
         if loader is not None and (backend, precision) != ("torch", "fp32"): accuracy += _accuracy_rows(svc, backend, precision, runners, reference, loader)
         for runner in runners.values(): runner.deactivate()
         if settings.include_memory:
-            row = {"backend": backend, "precision": precision, **model_bytes(folder, precision, engine_dir if backend == "tensorrt" else None)}
+            row = {"backend": backend, "precision": precision, **model_bytes(backend, precision, svc, folder, engine_dir if backend == "tensorrt" else None)}
             if device.type == "cpu":
-                row["cpu_peak_rss_mb"] = cpu_peak_memory_mb(backend, precision, str(folder.path) if folder else None, settings.model_dir,
-                                                            max(settings.audio_lengths), settings.config)
+                row |= cpu_peak_memory_mb(backend, precision, str(folder.path) if folder else None, settings.model_dir,
+                                          max(settings.audio_lengths), settings.config)
             else:
                 row["cuda_peak_mb"] = max(r["peak_memory_mb"] for r in timing if (r["backend"], r["precision"], r["component"]) == (backend, precision, "end_to_end"))
             memory.append(row)
@@ -283,31 +290,25 @@ def run_benchmark(settings:BenchmarkSettings, # what to measure
     return report
 
 # %% ../../nbs/66_benchmark_suite.ipynb #1ab0617b
-def _fmt(value, digits:int=3)->str:
-    if value is None: return "-"
-    if isinstance(value, float): return "inf" if math.isinf(value) else f"{value:.{digits}g}" if abs(value) < 1e4 else f"{value:.0f}"
-    return str(value)
-
-def _table(rows:Sequence[Mapping], columns:Sequence[str])->str:
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    return "\n".join(lines + ["| " + " | ".join(_fmt(r.get(c)) for c in columns) + " |" for r in rows])
+def _table(rows:Sequence[Mapping], columns:Sequence[str])->str: return str(markdown_table(rows, columns, digits=4))
 
 def report_markdown(report:Mapping)->str:
     "benchmark.md: where and when, the end-to-end table, per component, accuracy, memory, and what could not run."
     env, s = report["environment"], report["settings"]
     where = env.get("gpu") or f"CPU ({env['machine']}, {env['cpu_threads']} threads)"
+    budget = f" (on the CPU a row stops after {s['budget_s']:g} s of timed calls; `iterations` says how many ran)" if not env.get("gpu") else ""
     e2e = [r for r in report["timing"] if r["component"] == "end_to_end"]
     parts = [f"# Benchmark\n\nMeasured on {where}, {env['date']}; torch {env['torch']}, onnxruntime {env.get('onnxruntime', '-')}; "
-             f"weights: {report['weights']}; {s['warmup']} warm-up and {s['iterations']} timed calls per row; run took {report['seconds']} s.\n",
+             f"weights: {report['weights']}; {s['warmup']} warm-up and {s['iterations']} timed calls per row{budget}; run took {report['seconds']} s.\n",
              "## End to end (speed-up over PyTorch fp32 eager, same run)\n", _table(e2e, ["backend", "precision", "seconds", "batch", "p50_ms", "p90_ms", "p99_ms",
-                                                                                         "audio_seconds_per_second", "real_time_factor", "speedup_vs_torch_fp32"]),
+                                                                                         "audio_seconds_per_second", "real_time_factor", "speedup_vs_torch_fp32", "iterations"]),
              "\n## Per component\n", _table([r for r in report["timing"] if r["component"] != "end_to_end"],
                                                 ["backend", "precision", "component", "seconds", "batch", "p50_ms", "p99_ms", "speedup_vs_torch_fp32"])]
     if report["accuracy"]:
         parts += ["\n## Accuracy against PyTorch fp32 (worst clip; SPEC s.4 gates)\n",
                   _table(report["accuracy"], ["backend", "precision", "component", "output", "snr_db", "max_abs", "rmse", "gate", "gate_pass", "seed_target", "seed_pass"])]
     if report["memory"]:
-        parts += ["\n## Memory\n", _table(report["memory"], ["backend", "precision", "cpu_peak_rss_mb", "cuda_peak_mb", "graph_bytes", "engine_bytes"])]
+        parts += ["\n## Memory\n", _table(report["memory"], ["backend", "precision", "cpu_peak_rss_mb", "cpu_rss_above_imports_mb", "cuda_peak_mb", "weight_bytes", "graph_bytes", "engine_bytes"])]
     if report["unavailable"]:
         parts += ["\n## Not run here\n", _table(report["unavailable"], ["backend", "precision", "reason"])]
     return "\n".join(parts) + "\n"
