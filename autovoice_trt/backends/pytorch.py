@@ -149,5 +149,5 @@ def torch_runners(modules:Mapping[str, torch.nn.Module], # component -> module (
     "A PyTorch runner per component for one variant of `TORCH_VARIANTS`."
     if variant not in TORCH_VARIANTS: raise AutovoiceError(f"torch variant: expected one of {list(TORCH_VARIANTS)}, got {variant!r}")
     cls, options = TORCH_VARIANTS[variant]
-    own = variant != "eager fp32"  # the other variants move, halve or wrap their module: they get copies
+    own = variant != "eager fp32" or torch.device(device).type != "cpu"  # runners that move, halve or wrap a module get copies
     return {c: cls(copy.deepcopy(modules[c]) if own else modules[c], contracts[c], device=device, **options) for c in components}

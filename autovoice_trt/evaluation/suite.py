@@ -187,6 +187,11 @@ def _child_peak(backend, precision, graph_dir, model_dir, seconds, config):
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
     return {"cpu_peak_rss_mb": round(peak, 1), "cpu_rss_above_imports_mb": round(peak - imported, 1)}
 
+def _device_used_mb(device:torch.device)->float:
+    "Device memory in use on the GPU (all processes and allocators), MB."
+    free, total = torch.cuda.mem_get_info(device)
+    return (total - free) / 2**20
+
 def model_bytes(backend:str, precision:str, svc:SingingVoiceConverter, folder:GraphFolder|None, engine_dir:Path|None=None)->dict[str, int]:
     "What a backend loads: PyTorch's weights at the precision it runs them, or the graphs (and engines, where built), summed over the components."
     if backend.startswith("torch"):
@@ -268,10 +273,12 @@ def run_benchmark(settings:BenchmarkSettings, # what to measure
     if device.type == "cuda": spin_up_gpu()
     timing, accuracy, memory = [], [], []
     for backend, precision in tqdm(runnable, desc="benchmark", unit="runner set", disable=not progress):
+        if device.type == "cuda": torch.cuda.empty_cache(); held_before = _device_used_mb(device)
         try: runners = suite_runners(svc, backend, precision, device, folder, engine_dir)
         except AutovoiceError as e:  # e.g. an engine TensorRT refuses to build: a row naming why
             skipped.append({"backend": backend, "precision": precision, "reason": str(e).splitlines()[0]}); continue
         timing += _timing_rows(backend, precision, runners, settings, svc, device, feeds_by_shape)
+        held = _device_used_mb(device) - held_before if device.type == "cuda" else None
         if loader is not None and (backend, precision) != ("torch", "fp32"): accuracy += _accuracy_rows(svc, backend, precision, runners, reference, loader)
         for runner in runners.values(): runner.deactivate()
         if settings.include_memory:
@@ -280,7 +287,8 @@ def run_benchmark(settings:BenchmarkSettings, # what to measure
                 row |= cpu_peak_memory_mb(backend, precision, str(folder.path) if folder else None, settings.model_dir,
                                           max(settings.audio_lengths), settings.config)
             else:
-                row["cuda_peak_mb"] = max(r["peak_memory_mb"] for r in timing if (r["backend"], r["precision"], r["component"]) == (backend, precision, "end_to_end"))
+                row["torch_allocator_peak_mb"] = max(r["peak_memory_mb"] for r in timing if (r["backend"], r["precision"], r["component"]) == (backend, precision, "end_to_end"))
+                row["cuda_held_above_start_mb"] = round(held, 1)
             memory.append(row)
     _add_speedups(timing)
     report = {"format": SCHEMA, "environment": _environment(device), "settings": dataclasses.asdict(settings),
@@ -308,7 +316,8 @@ def report_markdown(report:Mapping)->str:
         parts += ["\n## Accuracy against PyTorch fp32 (worst clip; SPEC s.4 gates)\n",
                   _table(report["accuracy"], ["backend", "precision", "component", "output", "snr_db", "max_abs", "rmse", "gate", "gate_pass", "seed_target", "seed_pass"])]
     if report["memory"]:
-        parts += ["\n## Memory\n", _table(report["memory"], ["backend", "precision", "cpu_peak_rss_mb", "cpu_rss_above_imports_mb", "cuda_peak_mb", "weight_bytes", "graph_bytes", "engine_bytes"])]
+        parts += ["\n## Memory\n", _table(report["memory"], ["backend", "precision", "cpu_peak_rss_mb", "cpu_rss_above_imports_mb", "torch_allocator_peak_mb", "cuda_held_above_start_mb",
+                                                 "weight_bytes", "graph_bytes", "engine_bytes"])]
     if report["unavailable"]:
         parts += ["\n## Not run here\n", _table(report["unavailable"], ["backend", "precision", "reason"])]
     return "\n".join(parts) + "\n"
