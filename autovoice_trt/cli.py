@@ -11,35 +11,20 @@ from .core import AutovoiceError
 
 # %% auto #0
 __all__ = ['cmd_convert', 'cmd_demo', 'environment_info', 'cmd_info', 'cmd_export', 'cmd_fp16', 'cmd_calibrate', 'cmd_build',
-           'add_benchmark_arguments', 'cmd_benchmark', 'build_parser', 'main']
+           'add_benchmark_arguments', 'cmd_benchmark', 'OneLineParser', 'build_parser', 'main']
 
 # %% ../nbs/90_cli.ipynb #9df40cf4
-def _speaker_embedding(svc, speaker:str)->"np.ndarray":
-    from autovoice_trt.audio.io import load_audio
-    from autovoice_trt.models.voice_model import load_speaker_embedding
-    if speaker.endswith(".npy"): return load_speaker_embedding(speaker, svc.config.model.speaker_dim)
-    audio, rate = load_audio(speaker)
-    return svc.speaker_embedding(audio, rate)
-
 def cmd_convert(args)->int:
     "autovoice-trt convert SOURCE -o OUT --speaker REF_AUDIO|EMB.npy"
-    from autovoice_trt.audio.io import load_audio, write_audio
-    from autovoice_trt.converter import SingingVoiceConverter
-    out = Path(args.output)
-    if out.suffix.lower() not in (".wav", ".flac"): raise AutovoiceError(f"output {str(out)!r}: expected a .wav or .flac path")
-    if not out.parent.is_dir(): raise AutovoiceError(f"output folder {str(out.parent)!r} does not exist: create it first")
-    audio, rate = load_audio(args.source)
-    svc = SingingVoiceConverter(args.config, checkpoint=args.checkpoint)
-    target = _speaker_embedding(svc, args.speaker)
-    if args.backend == "onnxruntime" and not args.onnx_dir: raise AutovoiceError("--backend onnxruntime needs --onnx-dir (made by `autovoice-trt export`)")
-    if args.backend == "tensorrt" and not args.engine_dir: raise AutovoiceError("--backend tensorrt needs --engine-dir (made by `autovoice-trt build`)")
-    precision = args.precision or (svc.config.tensorrt.voice_conversion.precision if args.backend != "torch" else "fp32")
+    from autovoice_trt.config import load_config
+    from autovoice_trt.converter import SingingVoiceConverter, read_conversion_request
+    config = load_config(args.config)
+    request = read_conversion_request(args.source, args.output, args.speaker, config, args.pitch_shift, args.temperature, args.seed, args.output_sample_rate)
+    precision = args.precision or (config.tensorrt.voice_conversion.precision if args.backend != "torch" else "fp32")
+    svc = SingingVoiceConverter(config, checkpoint=args.checkpoint)
     runners = svc.runners(args.backend, precision, args.onnx_dir, args.engine_dir)
-    converted, timing = svc.convert_timed(audio, rate, target, pitch_shift=args.pitch_shift, seed=args.seed,
-                                          temperature=args.temperature, runners=runners, progress=True,
-                                          output_sample_rate=args.output_sample_rate)
-    write_audio(out, converted, args.output_sample_rate or svc.config.model.output_sample_rate_hz)
-    print(f"wrote {out} ({len(converted)} samples) in {timing['total']:.2f} s with {args.backend}")
+    written, timing = svc.convert_request(request, runners, progress=True)
+    print(f"wrote {written} ({request.output_sample_rate} Hz) in {timing['total']:.2f} s with {args.backend}")
     return 0
 
 def cmd_demo(args)->int:
@@ -92,7 +77,7 @@ def cmd_export(args)->int:
     "autovoice-trt export --output-dir DIR"
     from autovoice_trt.graphs.folder import export_components
     _make_dir(args.output_dir, "ONNX export")
-    manifest = export_components(args.config, args.output_dir, components=args.components)
+    manifest = export_components(args.config, args.output_dir, components=args.components, progress=True)
     graphs = manifest["graphs"]
     print(f"exported {len(graphs)} graphs to {args.output_dir}: {', '.join(g['file'] for g in graphs.values())} + manifest.json")
     return 0
@@ -101,7 +86,7 @@ def cmd_fp16(args)->int:
     "autovoice-trt fp16 --onnx-dir DIR [--output-dir DIR]"
     from autovoice_trt.config import load_config
     from autovoice_trt.graphs.fp16 import convert_fp16
-    reports = convert_fp16(args.onnx_dir, load_config(args.config), args.components)
+    reports = convert_fp16(args.onnx_dir, load_config(args.config), args.components, progress=True)
     for r in reports.values():
         print(f"{r['file']}: {sum(map(len, r['kept_fp32_nodes'].values()))} nodes kept fp32, {r['fp16_initializers']} fp16 initializers, {r['bytes']} bytes")
     print(f"wrote {len(reports)} fp16 graphs and fp16.json to {args.onnx_dir}")
@@ -131,7 +116,7 @@ def cmd_build(args)->int:
     cfg = load_config(args.config)
     vc = cfg.tensorrt.voice_conversion
     args.precision, args.flavour = args.precision or vc.precision, args.flavour or vc.flavour  # defaults from the config's tensorrt section
-    manifest = build_engines(args.onnx_dir, args.engine_dir, args.precision, args.flavour, cfg, args.components, args.force)
+    manifest = build_engines(args.onnx_dir, args.engine_dir, args.precision, args.flavour, cfg, args.components, args.force, progress=True)
     build = manifest["builds"][args.precision]
     for name, e in build["engines"].items(): print(f"{e['file']}: {e['status']} ({e['reason']}), {e['build_seconds']:.2f} s")
     print(f"{build['flavour']} {build['flavour_version']}: {len(build['engines'])} {args.precision} engines and engines.json in {args.engine_dir}")
@@ -183,24 +168,31 @@ def cmd_benchmark(args)->int:
     return 0
 
 # %% ../nbs/90_cli.ipynb #277e259a
+class OneLineParser(argparse.ArgumentParser):
+    "argparse, but a usage error is one line (what came, what was expected, where help is) and exit code 2, as every other bad input."
+    def error(self, message:str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
 def build_parser()->argparse.ArgumentParser:
     "The `autovoice-trt` argument parser."
-    parser = argparse.ArgumentParser(prog="autovoice-trt", description="Singing voice conversion from PyTorch to ONNX to TensorRT, measured.")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log what is resampled, cast and rebuilt")
+    from importlib.metadata import version
+    parser = OneLineParser(prog="autovoice-trt", description="Singing voice conversion from PyTorch to ONNX to TensorRT, measured.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what is read, downmixed, resampled, cast and rebuilt")
+    parser.add_argument("--version", action="version", version=f"autovoice-trt {version('autovoice_trt')}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("convert", help="convert a recording to a target speaker")
     p.add_argument("source", help="source audio (WAV/FLAC, any rate, mono or stereo)")
-    p.add_argument("-o", "--output", required=True, help="output .wav or .flac (its folder must exist)")
+    p.add_argument("-o", "--output", required=True, help="output .wav or .flac (its folder must exist; never the source or the speaker file)")
     p.add_argument("--speaker", required=True, help="reference audio of the target speaker, or a [256] float32 .npy embedding")
-    p.add_argument("--pitch-shift", type=float, default=0.0, help="semitones")
+    p.add_argument("--pitch-shift", type=float, default=0.0, help="semitones, -24..24")
     p.add_argument("--backend", choices=["torch", "onnxruntime", "tensorrt"], default="torch")
     p.add_argument("--onnx-dir", help="graphs from `autovoice-trt export` (for --backend onnxruntime)")
     p.add_argument("--engine-dir", help="engines from `autovoice-trt build` (for --backend tensorrt)")
     p.add_argument("--precision", choices=["fp32", "fp16", "int8"], default=None, help="onnxruntime: which graphs of --onnx-dir; tensorrt: which engines of --engine-dir (default: config tensorrt.voice_conversion.precision)")
-    p.add_argument("--seed", type=int, default=None, help="prior noise seed (default: config)")
-    p.add_argument("--temperature", type=float, default=None, help="prior noise scale (default: config)")
-    p.add_argument("--output-sample-rate", type=int, default=None, help="resample the output (default 22050)")
+    p.add_argument("--seed", type=int, default=None, help="prior noise seed, >= 0 (default: config)")
+    p.add_argument("--temperature", type=float, default=None, help="prior noise scale, 0..2 (default: config)")
+    p.add_argument("--output-sample-rate", type=int, default=None, help="resample the output, 8000..384000 Hz (default 22050)")
     p.add_argument("--config", default=None, help="user YAML overriding the defaults")
     p.add_argument("--checkpoint", default=None, help=".safetensors weights (default: reference weights)")
     p.set_defaults(func=cmd_convert)
@@ -259,7 +251,8 @@ def build_parser()->argparse.ArgumentParser:
 def main(argv:list[str]|None=None)->int:
     "Entry point of `autovoice-trt`: errors in what the user gave print one line and exit 2."
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr, force=True)  # this call's stderr, also when main() runs twice in one process
     try: return args.func(args)
     except AutovoiceError as e:
         print(f"autovoice-trt {args.command}: error: {e}", file=sys.stderr)

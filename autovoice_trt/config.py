@@ -54,9 +54,9 @@ class ModelConfig:
 # %% ../nbs/01_config.ipynb #88922c02
 @dataclass
 class ConversionConfig:
-    "How a conversion runs: prior temperature and seed, chunk cross-fade, pitch estimator."
+    "How a conversion runs: prior temperature and seed, chunk cross-fade, pitch estimator, the longest source taken."
     temperature:float; seed:int; crossfade_seconds:float
-    pitch_estimator:Literal["praat"]; voicing_threshold:float
+    pitch_estimator:Literal["praat"]; voicing_threshold:float; max_source_seconds:float
 
 @dataclass
 class CalibrationConfig:
@@ -138,7 +138,10 @@ def _read_yaml(path:str|Path)->dict:
     path = Path(path)
     if not path.is_file(): raise AutovoiceError(f"config {str(path)!r}: no such file")
     try: data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e: raise AutovoiceError(f"config {str(path)!r}: not valid YAML ({e})") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)  # PyYAML's messages span lines: keep the problem and where it is
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise AutovoiceError(f"config {str(path)!r}: not valid YAML{where}: {getattr(e, 'problem', None) or str(e).splitlines()[0]}") from None
     if data is None: return {}
     if not isinstance(data, dict): raise AutovoiceError(f"config {str(path)!r}: expected a mapping at the top, got {type(data).__name__}")
     return data

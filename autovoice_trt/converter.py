@@ -4,7 +4,8 @@
 
 # %% ../nbs/50_converter.ipynb #21ee39fd
 from __future__ import annotations
-import os, threading
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -13,13 +14,13 @@ import psutil
 import torch
 from fastcore.basics import patch
 
-from .core import AutovoiceError, logger
-from .config import COMPONENTS, Config, profile_overrides
-from .audio.io import load_audio
-from .models.voice_model import VoiceModel
+from .core import AutovoiceError, check_output_file, logger
+from .config import COMPONENTS, Config, load_config, profile_overrides
+from .audio.io import AUDIO_FORMATS, check_not_silent, check_sample_rate, load_audio, write_audio
+from .models.voice_model import VoiceModel, load_speaker_embedding
 from .backends.base import Runner, active
 from .backends.pytorch import torch_runners
-from .pipeline import STAGES, convert_inputs, prepare_inputs
+from .pipeline import STAGES, check_conversion_options, check_source, convert_inputs, prepare_inputs
 from .graphs.folder import GraphFolder, export_graphs, repair_command
 from .graphs.fp16 import convert_fp16
 from .backends.onnxruntime import onnxruntime_runners
@@ -27,7 +28,7 @@ from .backends.tensorrt_build import build_engines, resolve_flavour, uses_precis
 from .backends.tensorrt import load_tensorrt_engines
 
 # %% auto #0
-__all__ = ['SingingVoiceConverter', 'peak_rss_mb', 'conversion_peak_memory']
+__all__ = ['SingingVoiceConverter', 'ConversionRequest', 'read_conversion_request', 'peak_rss_mb', 'conversion_peak_memory']
 
 # %% ../nbs/50_converter.ipynb #f51cfe7d
 class SingingVoiceConverter(VoiceModel):
@@ -105,6 +106,57 @@ def convert(self:SingingVoiceConverter, audio, sample_rate, target_emb, pitch_sh
     "Convert `audio` to the target speaker; returns float32 audio at 22.05 kHz (or `output_sample_rate`)."
     return self.convert_timed(audio, sample_rate, target_emb, pitch_shift, temperature, seed, runners, source_f0,
                               output_sample_rate, progress)[0]
+
+# %% ../nbs/50_converter.ipynb #d40e9abf
+@dataclass
+class ConversionRequest:
+    "A file conversion, read and checked: the source samples, the target speaker, where the result goes, and the options."
+    source:Path; output:Path; audio:np.ndarray; sample_rate:int
+    speaker_embedding:np.ndarray|None # from a .npy file
+    speaker_audio:tuple[np.ndarray, int]|None # (mono float32, rate) of a reference recording
+    pitch_shift:float; temperature:float|None; seed:int|None; output_sample_rate:int
+
+def read_conversion_request(source:str|Path, # the recording to convert (WAV / FLAC)
+                            output:str|Path, # the .wav / .flac to write (never one of the inputs)
+                            speaker:str|Path, # a reference recording of the target, or a [256] float32 .npy embedding
+                            config:Config|None=None, # the converter's config
+                            pitch_shift:float=0.0, temperature:float|None=None, seed:int|None=None, # see `check_conversion_options`
+                            output_sample_rate:int|None=None, # None: the model's 22.05 kHz
+                           )->ConversionRequest:
+    "Check everything a file conversion takes, cheapest first, and read the source and the speaker; no model work."
+    config = config or load_config()
+    m, conversion = config.model, config.conversion
+    output = check_output_file(output, tuple(AUDIO_FORMATS), inputs=[source, speaker])
+    check_conversion_options(pitch_shift, temperature, seed)
+    out_rate = check_sample_rate(output_sample_rate, "output_sample_rate") if output_sample_rate is not None else m.output_sample_rate_hz
+    audio, rate = check_source(*load_audio(source, conversion.max_source_seconds), m, conversion, name=f"source audio {str(source)!r}")
+    embedding, reference = None, None
+    if Path(speaker).suffix == ".npy": embedding = load_speaker_embedding(speaker, m.speaker_dim)
+    else:
+        reference = load_audio(speaker, conversion.max_source_seconds)
+        check_not_silent(reference[0], f"speaker reference {str(speaker)!r}")
+    return ConversionRequest(Path(source), output, audio, rate, embedding, reference, pitch_shift, temperature, seed, out_rate)
+
+# %% ../nbs/50_converter.ipynb #05077033
+@patch
+def convert_request(self:SingingVoiceConverter, request:ConversionRequest, # from `read_conversion_request`
+                    runners:Mapping[str, Runner]|None=None, # None: PyTorch fp32 on CPU
+                    progress:bool=False, # a progress bar over chunks
+                   )->tuple[Path, dict[str, float]]: # (the written file, seconds per stage and 'total')
+    "Convert a checked request and write its output atomically."
+    r = request
+    target = r.speaker_embedding if r.speaker_embedding is not None else self.speaker_embedding(*r.speaker_audio)
+    audio, timing = self.convert_timed(r.audio, r.sample_rate, target, r.pitch_shift, r.temperature, r.seed, runners,
+                                       output_sample_rate=r.output_sample_rate, progress=progress)
+    return write_audio(r.output, audio, r.output_sample_rate), timing
+
+@patch
+def convert_file(self:SingingVoiceConverter, source:str|Path, output:str|Path, speaker:str|Path, # see `read_conversion_request`
+                 pitch_shift:float=0.0, temperature:float|None=None, seed:int|None=None, output_sample_rate:int|None=None,
+                 runners:Mapping[str, Runner]|None=None, progress:bool=False)->tuple[Path, dict[str, float]]:
+    "Convert the recording `source` to the voice of `speaker` and write `output`; every input is checked before any work."
+    request = read_conversion_request(source, output, speaker, self.config, pitch_shift, temperature, seed, output_sample_rate)
+    return self.convert_request(request, runners, progress)
 
 # %% ../nbs/50_converter.ipynb #43ce2c8d
 @patch

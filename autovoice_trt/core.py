@@ -14,10 +14,10 @@ import numpy as np
 logger = logging.getLogger("autovoice_trt")
 
 # %% auto #0
-__all__ = ['logger', 'trt', 'trt_rtx', 'trt_lean', 'HAS_TRT', 'HAS_TRT_RTX', 'HAS_TRT_LEAN', 'HAS_ORT', 'HAS_CUDA', 'DTYPE_NAMES',
-           'import_flavour', 'AutovoiceError', 'check_output_dir', 'atomic_path', 'write_bytes_atomic',
-           'write_json_atomic', 'sha256_file', 'sha256_json', 'captured_log', 'dtype_name', 'TensorSpec', 'check_feed',
-           'fill_normal_']
+__all__ = ['logger', 'trt', 'trt_rtx', 'trt_lean', 'HAS_TRT', 'HAS_TRT_RTX', 'HAS_TRT_LEAN', 'HAS_ORT', 'HAS_CUDA',
+           'PARTIAL_MARK', 'DTYPE_NAMES', 'import_flavour', 'AutovoiceError', 'check_output_dir', 'check_output_file',
+           'remove_orphaned_partials', 'atomic_path', 'write_bytes_atomic', 'write_json_atomic', 'sha256_file',
+           'sha256_json', 'progress_bar', 'captured_log', 'dtype_name', 'TensorSpec', 'check_feed', 'fill_normal_']
 
 # %% ../nbs/00_core.ipynb #b2ea7eec
 def import_flavour(module_name:str, # e.g. "tensorrt", "tensorrt_rtx", "tensorrt_lean"
@@ -50,15 +50,52 @@ class AutovoiceError(ValueError):
 # %% ../nbs/00_core.ipynb #f7da55ef
 def check_output_dir(path:str|Path, # the folder a file will be written into
                      what:str="output", # what is being written, for the message
-                    )->Path: # the folder, resolved
-    "Raise a clear error unless `path` is an existing, writable folder."
+                    )->Path: # the folder
+    "Raise a clear error unless `path` is an existing folder this process can create files in (tried, not guessed from mode bits)."
     folder = Path(path)
     if not folder.exists():
         raise AutovoiceError(f"{what} folder {str(folder)!r} does not exist: create it first (e.g. mkdir -p {folder})")
     if not folder.is_dir(): raise AutovoiceError(f"{what} folder {str(folder)!r} is a file, expected a folder")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise AutovoiceError(f"{what} folder {str(folder)!r} is not writable by this user")
+    try:
+        with tempfile.TemporaryFile(dir=folder): pass  # root passes os.access on read-only mounts; a real create does not lie
+    except OSError as e: raise AutovoiceError(f"{what} folder {str(folder)!r} is not writable by this user ({e.strerror})") from None
     return folder
+
+def check_output_file(path:str|Path, # the file a command will write
+                      suffixes:Sequence[str], # the endings allowed, e.g. (".wav", ".flac")
+                      inputs:Sequence[str|Path|None]=(), # files the same command reads: never overwritten
+                      what:str="output", # for the message
+                     )->Path: # the path
+    "Check an output path before any work: allowed suffix, not a folder, not one of the inputs, in a writable folder."
+    path = Path(path)
+    if path.suffix.lower() not in suffixes: raise AutovoiceError(f"{what} {str(path)!r}: expected a path ending in {' or '.join(suffixes)}, got {path.suffix or 'no suffix'!r}")
+    if path.is_dir(): raise AutovoiceError(f"{what} {str(path)!r} is an existing folder: expected a file path (e.g. {str(path / ('converted' + suffixes[0]))!r})")
+    for source in inputs:
+        if source is not None and Path(source).exists() and path.exists() and path.samefile(source):
+            raise AutovoiceError(f"{what} {str(path)!r} is the input {str(source)!r}: expected a new path (the input is never overwritten)")
+    check_output_dir(path.parent if str(path.parent) else ".", what=what)
+    return path
+
+# %% ../nbs/00_core.ipynb #fe2ebfb2
+PARTIAL_MARK = ".partial"  # temp files are `.<stem>.<pid>.<random>.partial<suffix>`
+
+def _alive(pid:int)->bool:
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return False
+    except PermissionError: return True  # another user's live process
+    return True
+
+def remove_orphaned_partials(folder:str|Path, # a folder atomic writes go to
+                            )->list[Path]: # the temp files removed
+    "Remove temp files a killed process (SIGKILL, power loss) left behind; a live process's temp files are kept."
+    removed = []
+    for tmp in Path(folder).glob(f".*{PARTIAL_MARK}*"):
+        parts = tmp.name.split(".")
+        pid = next((int(p) for p in parts[2:-2] if p.isdigit()), None)
+        if pid is not None and pid != os.getpid() and not _alive(pid):
+            tmp.unlink(missing_ok=True); removed.append(tmp)
+            logger.info("removed %s, left half-written by process %d (killed)", tmp, pid)
+    return removed
 
 # %% ../nbs/00_core.ipynb #287c0e7f
 def _current_umask()->int:
@@ -70,8 +107,10 @@ def atomic_path(path:str|Path, # final destination of the file
                )->Iterator[Path]: # a temporary path in the same folder to write to
     "Yield a temp path beside `path`; on success rename it over `path`, on failure remove it."
     path = Path(path)
-    check_output_dir(path.parent if str(path.parent) else ".", what=f"output of {path.name}")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".partial{path.suffix}", dir=path.parent)
+    if path.is_dir(): raise AutovoiceError(f"output {str(path)!r} is an existing folder: expected a file path")
+    folder = check_output_dir(path.parent if str(path.parent) else ".", what=f"output of {path.name}")
+    remove_orphaned_partials(folder)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.{os.getpid()}.", suffix=f"{PARTIAL_MARK}{path.suffix}", dir=folder)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -112,6 +151,18 @@ def sha256_file(path:str|Path, # file to hash
 def sha256_json(obj:Any)->str:
     "The sha256 of an object's canonical JSON form (sorted keys), for config fingerprints."
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=_json_default).encode()).hexdigest()
+
+# %% ../nbs/00_core.ipynb #180166f8
+def progress_bar(items:Sequence|int, # what the step goes over (components, clips, ...), or how many updates will come
+                 desc:str, # the step, as the bar's label
+                 unit:str, # what one item is
+                 shown:bool=True, # False: iterate silently
+                 leave:bool=True, # False: an inner bar that disappears when done
+                ):
+    "A tqdm bar over `items` (or of `items` updates) on stderr; `set_postfix_str` on it names the sub-step running."
+    from tqdm.auto import tqdm
+    if isinstance(items, int): return tqdm(total=items, desc=desc, unit=unit, disable=not shown, leave=leave)
+    return tqdm(items, desc=desc, unit=unit, disable=not shown, leave=leave)
 
 # %% ../nbs/00_core.ipynb #4ffd0fc0
 @contextlib.contextmanager

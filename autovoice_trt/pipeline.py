@@ -14,12 +14,13 @@ import torch.nn.functional as F
 
 from .core import AutovoiceError, TensorSpec
 from .config import COMPONENTS, ComponentContract, ConversionConfig, ModelConfig, ShapeRange
-from .audio.io import check_audio, check_sample_rate, resample
+from .audio.io import check_audio, check_not_silent, check_sample_rate, resample
 from .audio.pitch import estimate_f0
 from .models.voice_model import check_speaker_embedding
 
 # %% auto #0
-__all__ = ['STAGES', 'ConversionInputs', 'prepare_inputs', 'ChunkPlan', 'plan_chunks', 'frame_limits', 'chunk_feed',
+__all__ = ['PITCH_SHIFT_RANGE', 'SEED_RANGE', 'TEMPERATURE_RANGE', 'STAGES', 'ConversionInputs', 'check_conversion_options',
+           'check_source', 'prepare_inputs', 'ChunkPlan', 'plan_chunks', 'frame_limits', 'chunk_feed',
            'build_conditioning', 'run_chain', 'stage_feeds', 'convert_inputs']
 
 # %% ../nbs/25_pipeline.ipynb #fc7e4aa3
@@ -34,6 +35,43 @@ class ConversionInputs:
     noise:torch.Tensor # [1, latent_channels, N] float32: temperature * N(0, 1) from the seed
     @property
     def n_frames(self)->int: return len(self.f0_hz)
+
+# %% ../nbs/25_pipeline.ipynb #17664a69
+PITCH_SHIFT_RANGE = (-24, 24)  # two octaves each way: beyond them f0 leaves the pitch encoder's 80..1000 Hz for any voice
+SEED_RANGE = (0, 2**63 - 1)        # what torch.Generator.manual_seed takes without wrapping
+TEMPERATURE_RANGE = (0, 2)     # a scale of unit-variance prior noise: 0 is deterministic, beyond 2 it is noise
+
+def _check_range(name:str, value, lo, hi, kind:str):
+    "Refuse a non-number, NaN or a value outside [lo, hi], naming the argument."
+    number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+    if not number or not math.isfinite(value) or not lo <= value <= hi or (kind == "an integer" and value != int(value)):
+        raise AutovoiceError(f"{name}: expected {kind} in {lo}..{hi}, got {value!r}")
+    return value
+
+def check_conversion_options(pitch_shift:float=0.0, # semitones
+                             temperature:float|None=None, # prior noise scale (None: the config's)
+                             seed:int|None=None, # prior noise seed (None: the config's)
+                            )->None:
+    "Refuse a pitch shift, temperature or seed outside the ranges stated above, before any work."
+    _check_range("pitch_shift", pitch_shift, *PITCH_SHIFT_RANGE, "semitones")
+    if temperature is not None: _check_range("temperature", temperature, *TEMPERATURE_RANGE, "a number")
+    if seed is not None: _check_range("seed", seed, *SEED_RANGE, "an integer")
+
+def check_source(audio, # source audio, mono or multichannel, any rate
+                 sample_rate:int, # its rate
+                 model:ModelConfig, conversion:ConversionConfig, # for the frame and the longest source
+                 name:str="source audio", # what it is (a file name), for messages
+                )->tuple[np.ndarray, int]: # (float32 mono [samples], rate)
+    "A source a conversion can take: mono, finite, not silent, at least one frame, at most `conversion.max_source_seconds`."
+    rate, source = check_sample_rate(sample_rate, "sample_rate"), check_audio(audio, name)
+    frame_s = model.hop_samples / model.output_sample_rate_hz
+    if len(source) / rate < frame_s:
+        raise AutovoiceError(f"{name}: expected at least one frame ({model.hop_samples} samples at {model.output_sample_rate_hz} Hz, "
+                             f"{1000 * frame_s:.1f} ms), got {len(source)} samples at {rate} Hz ({1000 * len(source) / rate:.1f} ms)")
+    if len(source) / rate > conversion.max_source_seconds:
+        raise AutovoiceError(f"{name}: expected at most {conversion.max_source_seconds:g} s (config conversion.max_source_seconds), "
+                             f"got {len(source) / rate:.1f} s; cut it into parts or raise the limit")
+    return check_not_silent(source, name), rate
 
 # %% ../nbs/25_pipeline.ipynb #26a14321
 def _f0_track(audio_out:np.ndarray, n_frames:int, model:ModelConfig, conversion:ConversionConfig, source_f0)->tuple[np.ndarray, np.ndarray]:
@@ -58,9 +96,9 @@ def prepare_inputs(audio, # source audio, mono or stereo, any rate
                    timing:dict|None=None, # adds seconds under "resample" and "f0"
                   )->ConversionInputs:
     "Check and prepare one utterance: resample, f0 and voicing, pitch shift, speaker, prior noise."
-    rate = check_sample_rate(sample_rate, "sample_rate")
+    check_conversion_options(pitch_shift, temperature, seed)
+    source, rate = check_source(audio, sample_rate, model, conversion)
     speaker = check_speaker_embedding(speaker, model.speaker_dim)
-    source = check_audio(audio, "source audio")
     timing = timing if timing is not None else {}
     t0 = time.perf_counter()
     audio_16k, audio_out = resample(source, rate, model.content_sample_rate_hz), resample(source, rate, model.output_sample_rate_hz)

@@ -9,6 +9,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 passed=0
 
+# Run in the project's environment: activate .venv when none is active, and stop (installing nothing) when the
+# project's tools are not on PATH, rather than pip-installing into whatever Python comes first.
+if [ -z "${VIRTUAL_ENV:-}" ] && [ -f .venv/bin/activate ]; then . .venv/bin/activate; fi
+if ! command -v nbdev_clean >/dev/null 2>&1 || ! python -c "import autovoice_trt" 2>/dev/null; then
+  echo "tools/test.sh: the project is not installed in $(command -v python || echo 'any python on PATH'): run README's first command, or activate its venv (. .venv/bin/activate)" >&2
+  exit 2
+fi
+
 # mypy checks the TensorRT 10 path against tensorrt-stubs, whose metadata requires the unreachable `tensorrt`
 # wheel: install it without dependencies.
 python -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('tensorrt_stubs') is None)" \

@@ -14,17 +14,21 @@ import soxr
 from ..core import AutovoiceError, atomic_path, dtype_name, logger
 
 # %% auto #0
-__all__ = ['MAX_CHANNELS', 'AUDIO_FILE_EXPECTED', 'AUDIO_FORMATS', 'check_sample_rate', 'frame_count', 'frame_times_s', 'to_mono',
-           'check_audio', 'load_audio', 'write_audio', 'resample']
+__all__ = ['SAMPLE_RATE_RANGE_HZ', 'MAX_CHANNELS', 'SILENCE_DBFS', 'AUDIO_FILE_EXPECTED', 'AUDIO_FORMATS', 'check_sample_rate',
+           'frame_count', 'frame_times_s', 'to_mono', 'check_audio', 'check_not_silent', 'load_audio', 'write_audio',
+           'resample']
 
 # %% ../../nbs/05_audio_io.ipynb #5ae9667c
+SAMPLE_RATE_RANGE_HZ = (8000, 384000)  # telephone speech to the highest rate studio converters record
+
 def check_sample_rate(value, # a sample rate in Hz
                       name:str="sample_rate_hz", # the argument's name, for the message
                      )->int: # the rate as an int
-    "Return `value` as an int, or raise `AutovoiceError` unless it is a positive whole number of Hz."
+    "Return `value` as an int, or raise `AutovoiceError` unless it is a whole number of Hz in `SAMPLE_RATE_RANGE_HZ`."
+    lo, hi = SAMPLE_RATE_RANGE_HZ
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)) \
-       or not math.isfinite(value) or value <= 0 or value != int(value):
-        raise AutovoiceError(f"{name}: expected a positive int (Hz), got {value!r}")
+       or not math.isfinite(value) or not lo <= value <= hi or value != int(value):
+        raise AutovoiceError(f"{name}: expected a whole number of Hz in {lo}..{hi}, got {value!r}")
     return int(value)
 
 def frame_count(n_samples:int, # length of the audio
@@ -81,7 +85,7 @@ def to_mono(audio, # [samples], [samples, channels] or [channels, samples]; nump
     "Average the channels of `audio` into one float32 [samples] array."
     frames = _channels_last(audio, name)
     if frames.shape[1] == 1: return frames[:, 0]
-    logger.debug("%s: averaging %d channels to mono", name, frames.shape[1])
+    logger.info("%s: averaging %d channels to mono", name, frames.shape[1])
     return frames.mean(axis=1, dtype=np.float32)
 
 # %% ../../nbs/05_audio_io.ipynb #362c132a
@@ -99,11 +103,32 @@ def check_audio(audio, # [samples], [samples, channels] or [channels, samples]
                              f"infinite of {mono.size}; fix or re-export the audio")
     return mono
 
+SILENCE_DBFS = -80.0  # below 16-bit dither: nothing a microphone recorded
+
+def check_not_silent(audio:np.ndarray, # float32 [samples], from `check_audio`
+                     name:str="audio", # for the message
+                    )->np.ndarray: # `audio`
+    "Refuse audio whose peak is below `SILENCE_DBFS` (digital silence): it holds no voice to convert or to take a timbre from."
+    peak = float(np.abs(audio).max()) if audio.size else 0.0
+    if peak < 10 ** (SILENCE_DBFS / 20):
+        level = f"{20 * math.log10(peak):.1f} dBFS" if peak > 0 else "-inf dBFS"
+        raise AutovoiceError(f"{name}: is silent (peak {level}); expected a recording of a voice (peak above {SILENCE_DBFS:g} dBFS)")
+    return audio
+
 # %% ../../nbs/05_audio_io.ipynb #0f71f934
 AUDIO_FILE_EXPECTED = "a WAV or FLAC file readable by libsndfile"
 _WAV_DATA_SIZE = re.compile(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
 
+def _check_header(path:Path, rate:int, frames:int, channels:int, max_seconds:float|None):
+    "What the header says, checked before a sample is decoded: rate, channels, length."
+    check_sample_rate(rate, f"audio file {str(path)!r}: sample rate")
+    if channels > MAX_CHANNELS: raise AutovoiceError(f"audio file {str(path)!r}: expected at most {MAX_CHANNELS} channels, got {channels}")
+    if max_seconds is not None and frames / rate > max_seconds:
+        raise AutovoiceError(f"audio file {str(path)!r}: expected at most {max_seconds:g} s (config conversion.max_source_seconds), "
+                             f"got {frames / rate:.1f} s; cut it into parts or raise the limit")
+
 def load_audio(path:str|Path, # a WAV or FLAC file (any rate, int or float samples, mono or multichannel)
+               max_seconds:float|None=None, # refuse longer audio from its header, before decoding it
               )->tuple[np.ndarray, int]: # (float32 mono [samples], sample_rate_hz)
     "Read an audio file as mono float32 and its sample rate; raise `AutovoiceError` naming the file on any problem."
     path = Path(path)
@@ -113,6 +138,7 @@ def load_audio(path:str|Path, # a WAV or FLAC file (any rate, int or float sampl
     try:
         with sf.SoundFile(path) as f:
             rate, declared_frames, header_log = f.samplerate, f.frames, f.extra_info
+            _check_header(path, rate, declared_frames, f.channels, max_seconds)
             frames = f.read(dtype="float32", always_2d=True)
     except (sf.SoundFileError, RuntimeError) as e:
         raise AutovoiceError(f"audio file {str(path)!r} ({n_bytes} bytes) could not be decoded (libsndfile: {e}): "
@@ -170,5 +196,5 @@ def resample(audio:np.ndarray, # float32 [samples] or [samples, channels]
         raise AutovoiceError(f"audio: expected float32 [samples] or [samples, channels] to resample, got {audio.dtype} {list(audio.shape)}")
     if from_hz == to_hz: return audio
     out = soxr.resample(audio, from_hz, to_hz, quality="HQ")
-    logger.debug("resampled audio %d Hz -> %d Hz (%d -> %d samples, soxr HQ)", from_hz, to_hz, len(audio), len(out))
+    logger.info("resampled audio %d Hz -> %d Hz (%d -> %d samples, soxr HQ)", from_hz, to_hz, len(audio), len(out))
     return out.astype(np.float32, copy=False)

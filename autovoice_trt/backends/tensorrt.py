@@ -56,13 +56,14 @@ class EngineSignature:
                   runtime=None, # the TensorRT module that will run it: refuse an engine it cannot run
                   onnx_path:str|Path|None=None, # the graph it was built from: refuse it when the graph changed
                   onnx_dir:str|Path="DIR", # for the rebuild hint
+                  component:str|None=None, # refuse an engine built for another component
                  )->EngineSignature:
         "Read and check an engine's metadata (no GPU, no deserialization)."
         engine_path = Path(engine_path)
         meta = read_engine_metadata(engine_path)
-        problems = engine_problems(meta, engine_path, onnx_path, precision, runtime_module=runtime)
+        problems = engine_problems(meta, engine_path, onnx_path, precision, runtime_module=runtime, component=component)
         if problems:
-            raise AutovoiceError(f"engine {str(engine_path)!r} refused:\n  " + "\n  ".join(problems) + "\n"
+            raise AutovoiceError(f"engine {str(engine_path)!r} refused: " + "; ".join(problems) + "; "
                                  + rebuild_hint(precision or meta["precision"], engine_path.parent, onnx_dir))
         io = [TensorIO(t["name"], t["mode"], t["dtype"], list(t["dims"])) for t in meta["io"]]
         profile = {n: ShapeRange(list(r["min"]), list(r["opt"]), list(r["max"])) for n, r in meta["profile"].items()}
@@ -348,7 +349,7 @@ def load_tensorrt_engines(engine_dir:str|Path, # a folder written by `build_engi
         entry = build["engines"][name]
         graphs[name] = Path(entry["onnx_file"]) if Path(entry["onnx_file"]).is_file() else None
         if graphs[name] is None: logger.warning("%s: its graph %s is gone; the engine is checked against its metadata only", entry["file"], entry["onnx_file"])
-        EngineSignature.from_file(engine_dir/entry["file"], precision, None, graphs[name], build["onnx_dir"])
+        EngineSignature.from_file(engine_dir/entry["file"], precision, None, graphs[name], build["onnx_dir"], component=name)
     contracts = component_contracts(config.model)
     runners = {name: TensorRTRunner(engine_dir/build["engines"][name]["file"], contracts[name], module, precision, device, cuda_graphs, graphs[name])
                for name in COMPONENTS}

@@ -4,22 +4,22 @@
 
 # %% ../../nbs/40_tensorrt_build.ipynb #5fee5ccf
 from __future__ import annotations
-import hashlib, json, time
+import contextlib, hashlib, json, signal, threading, time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from .. import core
-from ..core import AutovoiceError, check_output_dir, logger, sha256_file, sha256_json, write_bytes_atomic, write_json_atomic
+from ..core import AutovoiceError, atomic_path, check_output_dir, logger, progress_bar, sha256_file, sha256_json, write_bytes_atomic, write_json_atomic
 from ..config import Config, ShapeRange, config_hash, load_config
 from ..graphs.folder import PRECISIONS, GraphFolder, check_components, repair_command
 
 # %% auto #0
-__all__ = ['FLAVOURS', 'DTYPES_BY_TRT_NAME', 'ENGINE_METADATA_FORMAT', 'RUNTIMES_FOR', 'capturing_logger', 'resolve_flavour',
-           'tensorrt_major', 'uses_precision_flags', 'parse_onnx', 'BuildReport', 'check_build_profile',
-           'trt_dtype_name', 'graph_precision', 'metadata_path', 'build_options_hash', 'read_engine_metadata',
-           'engine_problems', 'build_engine', 'ensure_engine', 'engine_file', 'build_engines']
+__all__ = ['FLAVOURS', 'DTYPES_BY_TRT_NAME', 'ENGINE_METADATA_FORMAT', 'RUNTIMES_FOR', 'capturing_logger', 'interruptible_build',
+           'resolve_flavour', 'tensorrt_major', 'uses_precision_flags', 'parse_onnx', 'BuildReport',
+           'check_build_profile', 'trt_dtype_name', 'graph_precision', 'metadata_path', 'build_options_hash',
+           'read_engine_metadata', 'engine_problems', 'build_engine', 'ensure_engine', 'engine_file', 'build_engines']
 
 # %% ../../nbs/40_tensorrt_build.ipynb #29ba3ddf
 _LOGGERS:dict[str, Any] = {}
@@ -45,6 +45,27 @@ def capturing_logger(flavour, # a TensorRT flavour module (tensorrt, tensorrt_rt
                 return [m for s, m in self.messages if int(s) <= int(flavour.ILogger.Severity.ERROR)]
         _LOGGERS[flavour.__name__] = CapturingLogger()
     return _LOGGERS[flavour.__name__]
+
+# %% ../../nbs/40_tensorrt_build.ipynb #a8e6ed50
+@contextlib.contextmanager
+def interruptible_build(flavour, # the TensorRT module building
+                        builder_config, # its IBuilderConfig: gets the progress monitor
+                       ):
+    "Within the block, SIGINT cancels the TensorRT build and `KeyboardInterrupt` is raised when the builder returns."
+    interrupted = threading.Event()
+    class CancelOnInterrupt(flavour.IProgressMonitor):
+        def __init__(self): flavour.IProgressMonitor.__init__(self)
+        def phase_start(self, phase_name, parent_phase, num_steps): pass
+        def step_complete(self, phase_name, step): return not interrupted.is_set()  # False cancels the build
+        def phase_finish(self, phase_name): pass
+    monitor = CancelOnInterrupt()
+    builder_config.progress_monitor = monitor
+    in_main = threading.current_thread() is threading.main_thread()  # signal handlers can only be set there
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: interrupted.set()) if in_main else None
+    try: yield interrupted
+    finally:
+        if in_main: signal.signal(signal.SIGINT, previous)
+    if interrupted.is_set(): raise KeyboardInterrupt
 
 # %% ../../nbs/40_tensorrt_build.ipynb #c827d553
 FLAVOURS = ("auto", "tensorrt", "tensorrt-rtx")
@@ -255,9 +276,12 @@ def engine_problems(meta:Mapping[str, Any], # an engine's metadata
                     builder_module=None, # a TensorRT module that would build it: same flavour and version wanted
                     runtime_module=None, # a TensorRT module that would run it: a runtime of the flavour, same version
                     compute_capability:str|None=None, # the GPU that would run it ("9.0"): an engine built on another GPU is foreign
+                    component:str|None=None, # the component it must have been built for
                    )->list[str]: # one line per differing field; empty = fresh
     "Every way an engine's metadata differs from what is wanted, each naming the field."
     problems = []
+    if component is not None and meta.get("component") != component:
+        problems.append(f"component: the engine was built for {meta.get('component')}, expected {component} (another component's engine under its name)")
     if engine_path is not None:
         engine_path = Path(engine_path)
         if not engine_path.is_file(): problems.append(f"engine file: {str(engine_path)!r} does not exist")
@@ -341,11 +365,14 @@ def build_engine(onnx_path:str|Path, # the exported graph (for strongly typed fl
     log = capturing_logger(flavour); log.clear()
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     t0 = time.perf_counter()
-    serialized = builder.build_serialized_network(network, builder_config)
-    build_seconds = time.perf_counter() - t0
-    if serialized is None:
-        raise AutovoiceError(f"{where}: {flavour.__name__} {flavour.__version__} failed to build an engine:\n  " + "\n  ".join(log.errors() or ["no error reported"]))
-    engine_bytes = memoryview(serialized)
+    # the engine's temp file is opened as the build starts: a build interrupted at any point is an interrupted write (nothing under its name)
+    with (atomic_path(engine_path) if engine_path is not None else contextlib.nullcontext()) as engine_tmp:
+        with interruptible_build(flavour, builder_config): serialized = builder.build_serialized_network(network, builder_config)
+        build_seconds = time.perf_counter() - t0
+        if serialized is None:
+            raise AutovoiceError(f"{where}: {flavour.__name__} {flavour.__version__} failed to build an engine: " + "; ".join(log.errors() or ["no error reported"]))
+        engine_bytes = memoryview(serialized)
+        if engine_tmp is not None: engine_tmp.write_bytes(engine_bytes)
     if cache_path is not None: write_bytes_atomic(cache_path, memoryview(builder_config.get_timing_cache().serialize()))
     strongly = network.get_flag(flavour.NetworkDefinitionCreationFlag.STRONGLY_TYPED) if hasattr(flavour.NetworkDefinitionCreationFlag, "STRONGLY_TYPED") else False
     profile_record = {n: {"min": list(r.min), "opt": list(r.opt), "max": list(r.max)} for n, r in profile.items()}
@@ -358,9 +385,7 @@ def build_engine(onnx_path:str|Path, # the exported graph (for strongly typed fl
             "build_options_hash": build_options_hash(profile, precision, flavour.__name__, builder_optimization_level, workspace_mb, strict_types, capabilities),
             "engine_sha256": hashlib.sha256(engine_bytes).hexdigest(), "engine_bytes": serialized.nbytes,
             "built_at": started_at, "build_seconds": round(build_seconds, 3)}
-    if engine_path is not None:
-        write_bytes_atomic(engine_path, engine_bytes)
-        write_json_atomic(metadata_path(engine_path), meta)
+    if engine_path is not None: write_json_atomic(metadata_path(engine_path), meta)
     return BuildReport(str(onnx_path), str(engine_path) if engine_path is not None else None, flavour.__name__, flavour.__version__,
                        True, network.num_layers, inputs, profile_record, bool(strongly), builder_optimization_level, workspace_mb,
                        capabilities, build_seconds, serialized.nbytes, meta["onnx_sha256"], str(cache_path) if cache_path is not None else None,
@@ -412,6 +437,7 @@ def build_engines(onnx_dir:str|Path, # a graph folder (`export`; `fp16` / `calib
                   components:Sequence[str]|None=None, # subset of COMPONENTS; None: all five
                   force:bool=False, # rebuild fresh engines too
                   calibrators:Mapping[str, Any]|None=None, # TensorRT 10 int8 without Q/DQ graphs: component -> legacy calibrator
+                  progress:bool=False, # a bar over the components
                  )->dict: # engines.json as written
     "Build (or keep, when fresh) an engine per component from the graphs the `GraphFolder` finds current, and record the build."
     cfg = config if isinstance(config, Config) else load_config(config)
@@ -424,7 +450,7 @@ def build_engines(onnx_dir:str|Path, # a graph folder (`export`; `fp16` / `calib
     vc = cfg.tensorrt.voice_conversion
     cache = Path(vc.timing_cache) if Path(vc.timing_cache).is_absolute() else engine_dir/vc.timing_cache
     entries = {}
-    for c in wanted:
+    for c in progress_bar(wanted, f"{precision} engines", "engine", progress):
         report = ensure_engine(sources[c], vc.profile(c), engine_dir/engine_file(c, precision), module, precision, force,
                                builder_optimization_level=vc.builder_optimization_level, workspace_mb=vc.workspace_mb,
                                timing_cache=cache, strict_types=vc.strict_types,

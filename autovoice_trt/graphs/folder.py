@@ -12,7 +12,7 @@ import onnx
 import torch
 from fastcore.basics import patch
 
-from ..core import AutovoiceError, check_output_dir, logger, sha256_file, write_json_atomic
+from ..core import AutovoiceError, check_output_dir, logger, progress_bar, sha256_file, write_json_atomic
 from ..config import COMPONENTS, ComponentContract, Config, config_hash, load_config
 from .export import DEFAULT_OPSET, export_graph
 
@@ -151,12 +151,13 @@ def export_graphs(modules:Mapping[str, torch.nn.Module], # component -> prepared
                   components:Sequence[str]|None=None, # subset of COMPONENTS; None: all five
                   weights:str="reference", # which weights the modules hold (recorded): "reference", "trained" or a checkpoint path
                   opset:int=DEFAULT_OPSET, do_constant_folding:bool=True,
+                  progress:bool=False, # a bar over the components
                  )->dict: # the manifest written to export_dir/manifest.json
     "Export each component to `export_dir/<component>.onnx`, check it from its file, and write `manifest.json` last."
     export_dir = check_output_dir(export_dir, what="ONNX export")
     wanted, fingerprint = check_components(components), config_hash(config)
     graphs = _kept_entries(export_dir, wanted, fingerprint)
-    for name in wanted:
+    for name in progress_bar(wanted, "export", "graph", progress):
         graphs[name] = export_graph(modules[name], contracts[name], export_dir/contracts[name].onnx_file, opset, do_constant_folding,
                                     config_fingerprint=fingerprint) | {"weights": weights}
         logger.info("exported %s (%d bytes, %.2f s)", graphs[name]["file"], graphs[name]["bytes"], graphs[name]["export_seconds"])
@@ -170,6 +171,7 @@ def export_components(config:str|Path|Config|None, # a user YAML, a Config, or N
                       output_dir:str|Path, # existing, writable folder
                       components:Sequence[str]|None=None, # subset of COMPONENTS; None: all five
                       checkpoint:str|Path|None=None, # safetensors weights; None: the reference weights
+                      progress:bool=False, # a bar over the components
                      )->dict: # the manifest
     "Export the components of the model built from `config` (and `checkpoint`) into `output_dir`, with `manifest.json`."
     from autovoice_trt.models.voice_model import VoiceModel
@@ -177,7 +179,7 @@ def export_components(config:str|Path|Config|None, # a user YAML, a Config, or N
     check_components(components)
     model = VoiceModel(config, checkpoint=checkpoint)
     return export_graphs(model.export_modules(), model.contracts, output_dir, model.config, components,
-                         weights=str(checkpoint) if checkpoint is not None else "reference")
+                         weights=str(checkpoint) if checkpoint is not None else "reference", progress=progress)
 
 # %% ../../nbs/30_graph_folder.ipynb #e08bdfcb
 @patch

@@ -12,7 +12,7 @@ import onnx
 import torch
 from fastcore.basics import patch
 
-from ..core import AutovoiceError, atomic_path, check_output_dir, logger, sha256_file
+from ..core import AutovoiceError, atomic_path, check_output_dir, logger, progress_bar, sha256_file
 from ..config import COMPONENTS, ComponentContract, Config, component_contracts, load_config
 from .folder import GraphFolder, check_components
 
@@ -144,13 +144,14 @@ def convert_graph_fp16(onnx_path:str|Path, # the fp32 graph
 def convert_fp16(onnx_dir:str|Path, # a graph folder written by `export` (fp32 graphs + manifest); the fp16 graphs go beside them
                  config:Config|None=None, # the config the graphs were exported with; None: defaults
                  components:Sequence[str]|None=None, # subset of COMPONENTS; None: all five
+                 progress:bool=False, # a bar over the components
                 )->dict[str, dict]: # component -> conversion report; also recorded in `fp16.json`
     "Write `<component>.fp16.onnx` for every component (fp32 I/O, sensitive ops fp32) and record them in `fp16.json`."
     folder = GraphFolder(onnx_dir, config)
     check_output_dir(folder.path, what="fp16 graphs")
     contracts = component_contracts(folder.config.model)
     reports = {}
-    for name in check_components(components):
+    for name in progress_bar(check_components(components), "fp16", "graph", progress):
         source = folder.graph(name, "fp32")
         reports[name] = convert_graph_fp16(source, folder.path/f"{name}.fp16.onnx", contracts[name], folder.config.model.flow_couplings)
         logger.info("fp16 %s: %d nodes kept fp32, %d fp16 initializers", name, sum(map(len, reports[name]["kept_fp32_nodes"].values())),

@@ -14,7 +14,7 @@ from safetensors.torch import load_file, save_file
 
 from ..core import AutovoiceError, atomic_path, logger
 from ..config import Config, component_contracts, config_hash, load_config
-from ..audio.io import check_audio
+from ..audio.io import check_audio, check_not_silent
 from .encoders import ContentEncoder, HubertStyleContentEncoder, PitchEncoder, SpeakerEncoder
 from .flow import FlowDecoder, MelProjection
 from .vocoder import Vocoder
@@ -134,6 +134,6 @@ def load_speaker_embedding(path:str|Path, dim:int=256)->np.ndarray:
 @patch
 @torch.inference_mode()
 def speaker_embedding(self:VoiceModel, audio:np.ndarray, sample_rate:int)->np.ndarray:
-    "A [256] L2-normalised embedding of reference audio."
-    audio = check_audio(audio, "reference audio")
+    "A [256] L2-normalised embedding of reference audio (silence is refused: it has no timbre)."
+    audio = check_not_silent(check_audio(audio, "reference audio"), "reference audio")
     return check_speaker_embedding(np.asarray(self.speaker_encoder.embed(audio, sample_rate), np.float32), self.config.model.speaker_dim)

@@ -10,7 +10,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from ...core import AutovoiceError, logger, sha256_file, sha256_json, write_json_atomic
+from ...core import AutovoiceError, logger, progress_bar, sha256_file, sha256_json, write_json_atomic
 from .data import ComponentDataReader
 
 QUANT_OPS = ("Conv", "ConvTranspose", "MatMul", "Gemm")  # what int8 computes; everything else stays fp32
@@ -28,10 +28,20 @@ def _method(method:str):
     if method not in METHODS: raise AutovoiceError(f"int8_calibration.method: expected one of {list(METHODS)}, got {method!r}")
     return CalibrationMethod[METHODS[method]]
 
+class _Counted:
+    "A calibration reader that advances a progress bar per feed ONNX Runtime takes, and names the step that follows the last."
+    def __init__(self, reader, bar): self.reader, self.bar = reader, bar
+    def get_next(self):
+        feed = self.reader.get_next()
+        if feed is not None: self.bar.update(1)
+        else: self.bar.set_postfix_str("histograms of every activation (one ONNX Runtime call)")
+        return feed
+
 def calibrate_ranges(onnx_path:str|Path, # the fp32 graph
                      reader:ComponentDataReader, # its feeds (or any ONNX Runtime `CalibrationDataReader`)
                      method:str="entropy", # entropy | percentile | minmax
                      percentile:float=99.999, # for `percentile`
+                     progress:bool=False, # a bar over the feeds as ONNX Runtime runs them
                     )->tuple[dict[str, list[float]], dict[str, tuple[np.ndarray, np.ndarray]]]: # (tensor -> [lowest, highest], tensor -> (counts, edges))
     "Collect activations of the quantizable ops over `reader` and compute symmetric ranges with ONNX Runtime's calibrator."
     from onnxruntime.quantization.calibrate import create_calibrator
@@ -40,8 +50,10 @@ def calibrate_ranges(onnx_path:str|Path, # the fp32 graph
         calibrator = create_calibrator(Path(onnx_path), list(QUANT_OPS), augmented_model_path=str(Path(tmp)/"augmented.onnx"),
                                        calibrate_method=_method(method), extra_options=options)
         reader.rewind()
-        calibrator.collect_data(reader)
-        data = calibrator.compute_data()  # ONNX Runtime's histogram calibrators print their settings here (stdout is left alone)
+        with progress_bar(len(reader), f"{Path(onnx_path).stem} activations", "feed", progress, leave=False) as bar:
+            calibrator.collect_data(_Counted(reader, bar))
+            bar.set_postfix_str(f"{method} ranges")
+            data = calibrator.compute_data()  # ONNX Runtime's histogram calibrators print their settings here (stdout is left alone)
         histograms = {}
         collector = getattr(calibrator, "collector", None)
         for name, value in (getattr(collector, "histogram_dict", None) or {}).items():
@@ -91,13 +103,27 @@ def cache_problem(cache:Mapping|None, # from `read_calibration_cache`
 class CalibrationCache:
     "The JSON calibration cache: per component the ranges of one fp32 graph, for one method and one data set."
     def __init__(self, path:str|Path, # the JSON file (read now if it exists; written atomically by `save`)
-                 method:str, data_fingerprint:Mapping, percentile:float=99.999):
-        self.path, self.method, self.percentile, self.fingerprint = Path(path), method, percentile, dict(data_fingerprint)
+                 method:str, data_fingerprint:Mapping, percentile:float=99.999,
+                 owned:bool=True, # the graph folder's own cache (refreshed when stale); False: a file the user named, never overwritten with other ranges
+                ):
+        self.path, self.method, self.percentile, self.fingerprint, self.owned = Path(path), method, percentile, dict(data_fingerprint), owned
         self.cache = read_calibration_cache(self.path)
         self.reused:dict[str, bool] = {}
 
+    def check(self, graphs:Mapping[str, Path], # component -> the fp32 graph it will calibrate
+             )->CalibrationCache:
+        "A cache the user named must fit these graphs, method and data (a new entry may be added): refuse it before any work."
+        if self.owned or self.cache is None: return self
+        for component, onnx_path in graphs.items():
+            problem = cache_problem(self.cache, component, sha256_file(onnx_path), self.method, self.fingerprint)
+            if problem is not None and problem != f"no entry for {component}":
+                raise AutovoiceError(f"calibration cache {str(self.path)!r}: {problem}; it would be overwritten: "
+                                     "pass another --cache, or delete it to calibrate afresh")
+        return self
+
     def ranges(self, component:str, onnx_path:str|Path, # the fp32 graph
                reader_fn:Callable[[], ComponentDataReader], # builds the reader only when the ranges must be computed
+               progress:bool=False, # a bar over the feeds while they are computed
               )->dict[str, list[float]]:
         "The component's ranges: from the cache when valid, else computed (the log says why) and stored."
         sha = sha256_file(onnx_path)
@@ -106,7 +132,7 @@ class CalibrationCache:
             self.reused[component] = True
             return self.cache["graphs"][component]["ranges"]
         logger.info("calibration cache %s: computing %s ranges: %s", self.path, component, problem)
-        ranges, self.histograms = calibrate_ranges(onnx_path, reader_fn(), self.method, self.percentile)
+        ranges, self.histograms = calibrate_ranges(onnx_path, reader_fn(), self.method, self.percentile, progress)
         if _header_problem(self.cache, self.method, self.fingerprint) is not None:  # start a fresh cache for this method and data
             self.cache = {"format": CACHE_FORMAT, "method": self.method, "percentile": self.percentile,
                           "data": self.fingerprint, "data_sha256": sha256_json(self.fingerprint), "graphs": {}}

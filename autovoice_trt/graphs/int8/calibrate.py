@@ -50,22 +50,29 @@ def calibrate(onnx_dir:str|Path, # a graph folder written by `export`: the int8 
     output_dir = check_output_dir(folder.path, what="int8 graphs")
     wanted = check_components(components)
     sources = {name: folder.graph(name, "fp32") for name in wanted}  # every graph checked before any work
+    samples = settings.samples if samples is None else samples
+    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1: raise AutovoiceError(f"samples: expected an integer >= 1 (calibration clips), got {samples!r}")
+    longest = cfg.tensorrt.voice_conversion.profile("content_encoder")["input_audio"].max[-1] / cfg.model.content_sample_rate_hz
+    if not isinstance(seconds, (int, float)) or not 0 < seconds <= longest:
+        raise AutovoiceError(f"seconds: expected a clip length in (0, {longest:g}] s (the profiles' longest audio), got {seconds!r}")
+    if audio_dir is not None: clips, fingerprint = audio_clips(audio_dir, samples, seconds)
+    else: clips, fingerprint = synthetic_clips(samples, seconds, settings.seed, cfg.model.output_sample_rate_hz)
+    store = CalibrationCache(Path(cache) if cache is not None else output_dir/settings.cache_path, settings.method, fingerprint,
+                             settings.percentile, owned=cache is None).check(sources)
     svc = VoiceModel(cfg, checkpoint=checkpoint)
     modules = svc.export_modules()
     for name in wanted:
         if folder.manifest["graphs"][name].get("weights_sha256") not in (None, weights_sha256(modules[name])):
             raise AutovoiceError(f"graph {sources[name].name!r} holds other weights than these ({folder.manifest.get('weights', '?')} in the manifest); pass the checkpoint it was exported from")
-    samples = samples or settings.samples
-    if audio_dir is not None: clips, fingerprint = audio_clips(audio_dir, samples, seconds)
-    else: clips, fingerprint = synthetic_clips(samples, seconds, settings.seed, cfg.model.output_sample_rate_hz)
     loader = CalibrationLoader(svc, clips, fingerprint, progress)
-    store = CalibrationCache(Path(cache) if cache is not None else output_dir/settings.cache_path, settings.method, fingerprint, settings.percentile)
     store.path.parent.mkdir(parents=True, exist_ok=True)
     validation = None
     report:dict[str, Any] = {"method": settings.method, "data": fingerprint, "cache": str(store.path), "graphs": {}}
-    for name in wanted:
+    steps = core.progress_bar(wanted, "int8 graphs", "graph", progress)
+    for name in steps:
         source = sources[name]
-        ranges = store.ranges(name, source, lambda: loader.reader(name))
+        steps.set_postfix_str(f"{name}: ranges")
+        ranges = store.ranges(name, source, lambda: loader.reader(name), progress)
         fallback_file = fallback_path(output_dir, name)
         nodes, search = [], None
         if fallback:
@@ -74,10 +81,12 @@ def calibrate(onnx_dir:str|Path, # a graph folder written by `export`: the int8 
                 if validation is None:
                     v_clips, v_print = synthetic_clips(validation_clips, seconds, VALIDATION_SEED, cfg.model.output_sample_rate_hz, voice_offset=1)
                     validation = CalibrationLoader(svc, v_clips, v_print, progress=False)
+                steps.set_postfix_str(f"{name}: fallback search")
                 with tempfile.TemporaryDirectory(prefix="autovoice-fallback-") as tmp:
-                    search = search_fallback(source, name, ranges, settings.method, validation.component(name), tmp)
+                    search = search_fallback(source, name, ranges, settings.method, validation.component(name), tmp, progress=progress)
                 nodes = search["nodes"]
             write_json_atomic(fallback_file, nodes)
+        steps.set_postfix_str(f"{name}: int8 graphs")
         int8_path = quantize_int8(source, output_dir/f"{name}.int8.onnx", ranges, settings.method, nodes_to_exclude=nodes, component=name)
         weights = quantize_weights_int8(source, output_dir/f"{name}.int8_weights.onnx", component=name)
         report["graphs"][name] = {"file": int8_path.name, "sha256": sha256_file(int8_path), "source_sha256": sha256_file(source),

@@ -12,7 +12,7 @@ import numpy as np
 import onnx
 import torch
 
-from ...core import AutovoiceError, logger
+from ...core import AutovoiceError, logger, progress_bar
 from .cache import QUANT_OPS
 from .quantize import ALWAYS_FP32, quantize_int8
 
@@ -62,12 +62,13 @@ def group_sensitivity(onnx_path:str|Path, # the fp32 graph
                       component:str, ranges:Mapping, method:str,
                       feeds:Sequence[Mapping[str, Any]], # validation feeds (not calibration, not test)
                       work_dir:str|Path, # for the trial graphs
+                      progress:bool=False, # a bar over the groups
                      )->list[dict]: # per group: nodes, SNR with only it quantized, its share of the error
     "Quantize one group at a time and measure the component's output SNR against fp32."
     work_dir, onnx_path = Path(work_dir), Path(onnx_path)
     references = _ort_outputs(onnx_path, feeds)
     rows:list[dict[str, Any]] = []
-    for group, nodes in quantizable_groups(onnx_path, component).items():
+    for group, nodes in progress_bar(list(quantizable_groups(onnx_path, component).items()), f"{component} sensitivity", "group", progress, leave=False):
         trial = quantize_int8(onnx_path, work_dir/f"{component}.trial.onnx", ranges, method, nodes_to_quantize=nodes, component=component)
         rows.append({"component": component, "group": group, "nodes": nodes, "snr_db": int8_snr_db(trial, feeds, references)})
     total = sum(10 ** (-r["snr_db"] / 10) for r in rows if math.isfinite(r["snr_db"]))
@@ -93,15 +94,16 @@ def search_fallback(onnx_path:str|Path, component:str, ranges:Mapping, method:st
                     min_snr_db:float=20.0, # the gate (SPEC s.4: int8 per component)
                     margin_db:float=2.0, # the search aims this much above the gate (other audio varies)
                     sensitivity:list[dict]|None=None, # from `group_sensitivity` (computed when None)
+                    progress:bool=False, # bars over the sensitivity groups and the fallback steps
                    )->dict: # nodes kept fp32, groups, SNR before / after, the sensitivity rows
     "Keep the costliest groups out of int8, one at a time, until the component's SNR clears the gate plus margin."
     onnx_path, work_dir = Path(onnx_path), Path(work_dir)
-    sensitivity = sensitivity if sensitivity is not None else group_sensitivity(onnx_path, component, ranges, method, feeds, work_dir)
+    sensitivity = sensitivity if sensitivity is not None else group_sensitivity(onnx_path, component, ranges, method, feeds, work_dir, progress)
     references = _ort_outputs(onnx_path, feeds)
     trial = work_dir/f"{component}.trial.onnx"
     excluded, groups = [], []
     snr = first = int8_snr_db(quantize_int8(onnx_path, trial, ranges, method, component=component), feeds, references)
-    for row in sensitivity:
+    for row in progress_bar(sensitivity, f"{component} fallback", "group", progress, leave=False):
         if snr >= min_snr_db + margin_db: break
         excluded += row["nodes"]; groups.append(row["group"])
         snr = int8_snr_db(quantize_int8(onnx_path, trial, ranges, method, nodes_to_exclude=excluded, component=component), feeds, references)
