@@ -59,7 +59,8 @@ def calibrate_ranges(onnx_path:str|Path, # the fp32 graph
         for name, value in (getattr(collector, "histogram_dict", None) or {}).items():
             if isinstance(value, tuple) and len(value) >= 2: histograms[name] = (np.asarray(value[0]), np.asarray(value[1]))
         del calibrator
-    ranges = {name: [float(np.asarray(t.range_value[0])), float(np.asarray(t.range_value[1]))] for name, t in data.data.items()}
+    # entropy and percentile give 0-d ranges, min-max shape-(1,) ones (onnxruntime 1.32): numpy 2 refuses float() of the latter
+    ranges = {name: [np.asarray(t.range_value[0]).reshape(-1)[0].item(), np.asarray(t.range_value[1]).reshape(-1)[0].item()] for name, t in data.data.items()}
     return ranges, histograms
 
 # %% ../../../nbs/36_int8_cache.ipynb #c14bcf21
