@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from .core import AutovoiceError, TensorSpec
 from .config import COMPONENTS, ComponentContract, ConversionConfig, ModelConfig, ShapeRange
-from .audio.io import check_audio, check_not_silent, check_sample_rate, resample
+from .audio.io import check_audio, check_duration, check_not_silent, check_sample_rate, resample
 from .audio.pitch import estimate_f0
 from .models.voice_model import check_speaker_embedding
 
@@ -41,7 +41,7 @@ PITCH_SHIFT_RANGE = (-24, 24)  # two octaves each way: beyond them f0 leaves the
 SEED_RANGE = (0, 2**63 - 1)        # what torch.Generator.manual_seed takes without wrapping
 TEMPERATURE_RANGE = (0, 2)     # a scale of unit-variance prior noise: 0 is deterministic, beyond 2 it is noise
 
-def _check_range(name:str, value, lo, hi, kind:str):
+def _check_number(name:str, value, lo, hi, kind:str):
     "Refuse a non-number, NaN or a value outside [lo, hi], naming the argument."
     number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
     if not number or not math.isfinite(value) or not lo <= value <= hi or (kind == "an integer" and value != int(value)):
@@ -53,9 +53,9 @@ def check_conversion_options(pitch_shift:float=0.0, # semitones
                              seed:int|None=None, # prior noise seed (None: the config's)
                             )->None:
     "Refuse a pitch shift, temperature or seed outside the ranges stated above, before any work."
-    _check_range("pitch_shift", pitch_shift, *PITCH_SHIFT_RANGE, "semitones")
-    if temperature is not None: _check_range("temperature", temperature, *TEMPERATURE_RANGE, "a number")
-    if seed is not None: _check_range("seed", seed, *SEED_RANGE, "an integer")
+    _check_number("pitch_shift", pitch_shift, *PITCH_SHIFT_RANGE, "semitones")
+    if temperature is not None: _check_number("temperature", temperature, *TEMPERATURE_RANGE, "a number")
+    if seed is not None: _check_number("seed", seed, *SEED_RANGE, "an integer")
 
 def check_source(audio, # source audio, mono or multichannel, any rate
                  sample_rate:int, # its rate
@@ -68,9 +68,7 @@ def check_source(audio, # source audio, mono or multichannel, any rate
     if len(source) / rate < frame_s:
         raise AutovoiceError(f"{name}: expected at least one frame ({model.hop_samples} samples at {model.output_sample_rate_hz} Hz, "
                              f"{1000 * frame_s:.1f} ms), got {len(source)} samples at {rate} Hz ({1000 * len(source) / rate:.1f} ms)")
-    if len(source) / rate > conversion.max_source_seconds:
-        raise AutovoiceError(f"{name}: expected at most {conversion.max_source_seconds:g} s (config conversion.max_source_seconds), "
-                             f"got {len(source) / rate:.1f} s; cut it into parts or raise the limit")
+    check_duration(len(source) / rate, conversion.max_source_seconds, name)
     return check_not_silent(source, name), rate
 
 # %% ../nbs/25_pipeline.ipynb #26a14321

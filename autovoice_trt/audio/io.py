@@ -15,8 +15,8 @@ from ..core import AutovoiceError, atomic_path, dtype_name, logger
 
 # %% auto #0
 __all__ = ['SAMPLE_RATE_RANGE_HZ', 'MAX_CHANNELS', 'SILENCE_DBFS', 'AUDIO_FILE_EXPECTED', 'AUDIO_FORMATS', 'check_sample_rate',
-           'frame_count', 'frame_times_s', 'to_mono', 'check_audio', 'check_not_silent', 'load_audio', 'write_audio',
-           'resample']
+           'frame_count', 'frame_times_s', 'to_mono', 'check_audio', 'check_not_silent', 'check_duration', 'load_audio',
+           'write_audio', 'resample']
 
 # %% ../../nbs/05_audio_io.ipynb #5ae9667c
 SAMPLE_RATE_RANGE_HZ = (8000, 384000)  # telephone speech to the highest rate studio converters record
@@ -119,13 +119,21 @@ def check_not_silent(audio:np.ndarray, # float32 [samples], from `check_audio`
 AUDIO_FILE_EXPECTED = "a WAV or FLAC file readable by libsndfile"
 _WAV_DATA_SIZE = re.compile(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
 
+def check_duration(seconds:float, # the audio's length
+                   max_seconds:float, # the longest taken (config conversion.max_source_seconds)
+                   name:str="audio", # what it is (a file name), for the message
+                  )->float: # `seconds`
+    "Refuse audio longer than `max_seconds`, naming the config key that sets the limit."
+    if seconds > max_seconds:
+        raise AutovoiceError(f"{name}: expected at most {max_seconds:g} s (config conversion.max_source_seconds), "
+                             f"got {seconds:.1f} s; cut it into parts or raise the limit")
+    return seconds
+
 def _check_header(path:Path, rate:int, frames:int, channels:int, max_seconds:float|None):
     "What the header says, checked before a sample is decoded: rate, channels, length."
     check_sample_rate(rate, f"audio file {str(path)!r}: sample rate")
     if channels > MAX_CHANNELS: raise AutovoiceError(f"audio file {str(path)!r}: expected at most {MAX_CHANNELS} channels, got {channels}")
-    if max_seconds is not None and frames / rate > max_seconds:
-        raise AutovoiceError(f"audio file {str(path)!r}: expected at most {max_seconds:g} s (config conversion.max_source_seconds), "
-                             f"got {frames / rate:.1f} s; cut it into parts or raise the limit")
+    if max_seconds is not None: check_duration(frames / rate, max_seconds, f"audio file {str(path)!r}")
 
 def load_audio(path:str|Path, # a WAV or FLAC file (any rate, int or float samples, mono or multichannel)
                max_seconds:float|None=None, # refuse longer audio from its header, before decoding it
