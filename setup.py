@@ -37,7 +37,7 @@ setuptools.setup(
     url=cfg['git_url'],
     packages=setuptools.find_packages(include=['autovoice_trt', 'autovoice_trt.*']),  # the package and its layers (models, graphs, backends, evaluation)
     include_package_data=True,
-    package_data={'autovoice_trt': ['*.yaml']},
+    package_data={'autovoice_trt': ['*.yaml', 'weights/*.safetensors']},  # the config defaults and the trained weights (nbs/70_training)
     install_requires=requirements,
     extras_require={'dev': dev_requirements},
     python_requires='>=' + cfg['min_python'],

@@ -10,8 +10,8 @@ from pathlib import Path
 from .core import AutovoiceError
 
 # %% auto #0
-__all__ = ['cmd_convert', 'cmd_demo', 'environment_info', 'cmd_info', 'cmd_export', 'cmd_fp16', 'cmd_calibrate', 'cmd_build',
-           'add_benchmark_arguments', 'cmd_benchmark', 'OneLineParser', 'build_parser', 'main']
+__all__ = ['cmd_convert', 'cmd_train', 'cmd_demo', 'environment_info', 'cmd_info', 'cmd_export', 'cmd_fp16', 'cmd_calibrate',
+           'cmd_build', 'add_benchmark_arguments', 'cmd_benchmark', 'OneLineParser', 'build_parser', 'main']
 
 # %% ../nbs/90_cli.ipynb #9df40cf4
 def cmd_convert(args)->int:
@@ -21,16 +21,26 @@ def cmd_convert(args)->int:
     config = load_config(args.config)
     request = read_conversion_request(args.source, args.output, args.speaker, config, args.pitch_shift, args.temperature, args.seed, args.output_sample_rate)
     precision = args.precision or (config.tensorrt.voice_conversion.precision if args.backend != "torch" else "fp32")
-    svc = SingingVoiceConverter(config, checkpoint=args.checkpoint)
+    svc = SingingVoiceConverter(config, weights=args.weights)
     runners = svc.runners(args.backend, precision, args.onnx_dir, args.engine_dir)
     written, timing = svc.convert_request(request, runners, progress=True)
     print(f"wrote {written} ({request.output_sample_rate} Hz) in {timing['total']:.2f} s with {args.backend}")
     return 0
 
+def cmd_train(args)->int:
+    "autovoice-trt train --output-dir DIR [--part data vocoder conversion ship] [--device cuda]"
+    from autovoice_trt.config import load_config
+    from autovoice_trt.training import DataRecipe, run_training
+    recipe = DataRecipe(voices=args.voices, clips_per_voice=args.clips_per_voice, seconds=args.seconds)
+    folder = run_training(args.output_dir, tuple(args.part), recipe, load_config(args.config), args.vocoder_steps, args.conversion_steps,
+                          args.speaker_steps, args.batch, args.device, args.workers, args.max_seconds, adversarial=not args.no_adversarial, init=args.init)
+    print(f"training: {', '.join(args.part)} done in {folder}" + (f"; shipped weights: {folder/'trained.safetensors'}" if "ship" in args.part else ""))
+    return 0
+
 def cmd_demo(args)->int:
     "autovoice-trt demo --output-dir DIR"
     from autovoice_trt.demo import run_demo
-    summary = run_demo(args.output_dir, seconds=args.seconds, seed=args.seed, config=args.config)
+    summary = run_demo(args.output_dir, seconds=args.seconds, seed=args.seed, config=args.config, weights=args.weights)
     for c in summary["conversions"]:
         print(f"{c['backend']:>11} {c['precision']}: {c['file']}, warm {c['warm_seconds']:.2f} s for {summary['source_seconds']} s of audio"
               + (f", log-mel SNR {c['log_mel_snr_db_vs_torch_fp32']:.1f} dB against torch fp32" if c['log_mel_snr_db_vs_torch_fp32'] is not None else ""))
@@ -77,7 +87,7 @@ def cmd_export(args)->int:
     "autovoice-trt export --output-dir DIR"
     from autovoice_trt.graphs.folder import export_components
     _make_dir(args.output_dir, "ONNX export")
-    manifest = export_components(args.config, args.output_dir, components=args.components, progress=True)
+    manifest = export_components(args.config, args.output_dir, components=args.components, weights=args.weights, progress=True)
     graphs = manifest["graphs"]
     print(f"exported {len(graphs)} graphs to {args.output_dir}: {', '.join(g['file'] for g in graphs.values())} + manifest.json")
     return 0
@@ -99,7 +109,7 @@ def cmd_calibrate(args)->int:
         raise AutovoiceError(f"--output-dir {args.output_dir!r}: the int8 graphs are written beside the fp32 graphs in --onnx-dir {args.onnx_dir!r}, "
                              "where build finds them; leave --output-dir out (or give the same folder)")
     report = calibrate(args.onnx_dir, args.audio_dir, args.cache, args.samples, args.config, progress=True,
-                       checkpoint=args.checkpoint, seconds=args.seconds, components=args.components, fallback=not args.no_fallback)
+                       weights=args.weights, seconds=args.seconds, components=args.components, fallback=not args.no_fallback)
     for name, g in report["graphs"].items():
         snr = g["validation_snr_db"]
         how = ("cache reused" if g["cache_reused"] else "calibrated") + (f", fallback: {', '.join(g['fallback_groups']) or 'none'}"
@@ -175,10 +185,10 @@ class OneLineParser(argparse.ArgumentParser):
 
 def build_parser()->argparse.ArgumentParser:
     "The `autovoice-trt` argument parser."
-    from importlib.metadata import version
+    import autovoice_trt
     parser = OneLineParser(prog="autovoice-trt", description="Singing voice conversion from PyTorch to ONNX to TensorRT, measured.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what is read, downmixed, resampled, cast and rebuilt")
-    parser.add_argument("--version", action="version", version=f"autovoice-trt {version('autovoice_trt')}")
+    parser.add_argument("--version", action="version", version=f"autovoice-trt {autovoice_trt.__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("convert", help="convert a recording to a target speaker")
@@ -194,7 +204,7 @@ def build_parser()->argparse.ArgumentParser:
     p.add_argument("--temperature", type=float, default=None, help="prior noise scale, 0..2 (default: config)")
     p.add_argument("--output-sample-rate", type=int, default=None, help="resample the output, 8000..384000 Hz (default 22050)")
     p.add_argument("--config", default=None, help="user YAML overriding the defaults")
-    p.add_argument("--checkpoint", default=None, help=".safetensors weights (default: reference weights)")
+    p.add_argument("--weights", "--checkpoint", dest="weights", default=None, help="trained (the shipped weights, the default where they fit the config), reference (deterministic, untrained) or a .safetensors path")
     p.set_defaults(func=cmd_convert)
 
     p = sub.add_parser("demo", help="synthesize a phrase, convert it, write WAVs, a mel plot and a report")
@@ -202,7 +212,23 @@ def build_parser()->argparse.ArgumentParser:
     p.add_argument("--seconds", type=float, default=4.0)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--config", default=None)
+    p.add_argument("--weights", "--checkpoint", dest="weights", default=None, help="trained (the shipped weights, the default where they fit the config), reference (deterministic, untrained) or a .safetensors path")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("train", help="make the synthetic training data, train the vocoder and the conversion path, write the shipped weights")
+    p.add_argument("--output-dir", required=True, help="folder of data, checkpoints, logs and trained.safetensors (created if missing)")
+    p.add_argument("--part", nargs="+", default=["data", "vocoder", "conversion", "speaker", "ship"], help="some of data vocoder conversion speaker ship (default: all, in order)")
+    p.add_argument("--vocoder-steps", type=int, default=9000); p.add_argument("--conversion-steps", type=int, default=9000)
+    p.add_argument("--speaker-steps", type=int, default=600)
+    p.add_argument("--no-adversarial", action="store_true", help="train the vocoder on reconstruction losses only (stage 1)")
+    p.add_argument("--init", default=None, help="a .safetensors the vocoder and conversion parts start from (a later stage; default: the reference weights)")
+    p.add_argument("--batch", type=int, default=32); p.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
+    p.add_argument("--workers", type=int, default=1, help="processes rendering the data")
+    p.add_argument("--voices", type=int, default=192); p.add_argument("--clips-per-voice", type=int, default=8)
+    p.add_argument("--seconds", type=float, default=2.0, help="clip length")
+    p.add_argument("--max-seconds", type=float, default=None, help="stop each training part after this long")
+    p.add_argument("--config", default=None)
+    p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("info", help="versions, TensorRT flavours, GPU")
     p.add_argument("--json", action="store_true")
@@ -213,6 +239,7 @@ def build_parser()->argparse.ArgumentParser:
     p.add_argument("--output-dir", required=True)
     p.add_argument("--config", default=None)
     p.add_argument("--components", **components)
+    p.add_argument("--weights", "--checkpoint", dest="weights", default=None, help="trained (the shipped weights, the default where they fit the config), reference (deterministic, untrained) or a .safetensors path")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("fp16", help="write fp16 graphs (fp32 I/O, sensitive parts fp32) beside the exported ones")
@@ -230,7 +257,7 @@ def build_parser()->argparse.ArgumentParser:
     p.add_argument("--seconds", type=float, default=2.0, help="clip length")
     p.add_argument("--no-fallback", action="store_true", help="quantize every conv / matmul, no sensitivity search")
     p.add_argument("--config", default=None)
-    p.add_argument("--checkpoint", default=None, help="the .safetensors weights the graphs were exported from")
+    p.add_argument("--weights", "--checkpoint", dest="weights", default=None, help="the weights the graphs were exported from (default: those manifest.json records)")
     p.add_argument("--components", **components)
     p.set_defaults(func=cmd_calibrate)
 

@@ -34,11 +34,10 @@ __all__ = ['SingingVoiceConverter', 'ConversionRequest', 'read_conversion_reques
 class SingingVoiceConverter(VoiceModel):
     "So-VITS-SVC style singing voice conversion with the seed's API: convert on any runners, export, build, load and run TensorRT engines."
     def __init__(self, config:Config|str|Path|dict|None=None, # the config, a user YAML path, overrides, or None for defaults
-                 checkpoint:str|Path|None=None, # a .safetensors checkpoint; None for the reference weights
+                 weights:str|Path|None=None, # None: the shipped trained weights (where they fit the config); "trained", "reference" or a .safetensors path
                  content_encoder:str="cnn", # "cnn" (exportable) or "hubert" (PyTorch only)
                 ):
-        super().__init__(config, checkpoint, content_encoder)
-        self.weights = str(checkpoint) if checkpoint is not None else "reference"
+        super().__init__(config, weights, content_encoder)
         self.tensorrt_runners:dict[str, Runner]|None = None
 
 # %% ../nbs/50_converter.ipynb #d2118ab0

@@ -15,6 +15,7 @@ from .core import AutovoiceError, atomic_path, write_json_atomic
 from .config import load_config
 from .audio.pitch import estimate_f0
 from .audio.synth import synth_singing
+from .evaluation.quality import QUALITY_GATES, output_quality
 from .audio.io import write_audio
 from .models.frontend import output_frontend
 from .converter import SingingVoiceConverter
@@ -22,7 +23,7 @@ from .evaluation.compare import log_mel_snr_db, markdown_table
 from .evaluation.suite import BenchmarkSettings, prepare_graphs, run_benchmark, suite_runners
 
 # %% auto #0
-__all__ = ['CONVERSIONS', 'mel_figure', 'convert_every_way', 'run_demo', 'demo_report_markdown']
+__all__ = ['CONVERSIONS', 'WEIGHTS_NOTE', 'mel_figure', 'convert_every_way', 'run_demo', 'demo_report_markdown']
 
 # %% ../nbs/80_demo.ipynb #852dc04e
 def mel_figure(mels:dict[str, np.ndarray], # title -> log-mel [80, N]
@@ -85,6 +86,7 @@ def run_demo(output_dir:str|Path, # folder for the WAVs, plots, graphs, engines 
              config:str|Path|None=None, # a user YAML; None for the defaults
              pitch_shift:float=3.0, # semitones, source to target
              progress:bool=True, # show a progress bar
+             weights:str|Path|None=None, # None: the shipped trained weights; "reference" or a .safetensors path
             )->dict: # what the report says, as data
     "The whole chain on a synthetic tenor phrase converted to a soprano: graphs, engines, conversions per precision, a benchmark, a report."
     from tqdm.auto import tqdm
@@ -100,7 +102,7 @@ def run_demo(output_dir:str|Path, # folder for the WAVs, plots, graphs, engines 
     source = synth_singing(seconds, sample_rate_hz=m.output_sample_rate_hz, voice="tenor", seed=seed)
     reference = synth_singing(3.0, sample_rate_hz=m.output_sample_rate_hz, voice="soprano", seed=seed + 1)
     write_audio(out/"source.wav", source.audio, source.sample_rate_hz); write_audio(out/"target_reference.wav", reference.audio, reference.sample_rate_hz)
-    svc = SingingVoiceConverter(cfg)
+    svc = SingingVoiceConverter(cfg, weights=weights)
     target = svc.speaker_embedding(reference.audio, reference.sample_rate_hz); np.save(out/"target_speaker.npy", target)
     step("synthesis and model")
     folder = prepare_graphs(svc, None, ("fp16", "int8"), out, samples=4); step("graphs: export, fp16, int8 calibration")
@@ -108,7 +110,7 @@ def run_demo(output_dir:str|Path, # folder for the WAVs, plots, graphs, engines 
     conversions = convert_every_way(svc, source.audio, source.sample_rate_hz, target, folder, pitch_shift, seed, out); step("conversions")
     bench = run_benchmark(BenchmarkSettings(str(out/"benchmark"), str(folder.path), samples=1, warmup=1, iterations=3, audio_lengths=(seconds,),
                                             backends=("torch", "onnxruntime", "tensorrt"), include_accuracy=True), progress=False); step("benchmark")
-    summary = _summary(svc, source, conversions, engines, bench, pitch_shift, out)
+    summary = _summary(svc, source, target, conversions, engines, bench, pitch_shift, out)
     steps.close()
     summary["timing_s"] = step_s | {"demo_total": round(time.perf_counter() - started, 1)}
     write_json_atomic(out/"report.json", summary)
@@ -116,8 +118,8 @@ def run_demo(output_dir:str|Path, # folder for the WAVs, plots, graphs, engines 
     return summary
 
 # %% ../nbs/80_demo.ipynb #395a873f
-def _summary(svc, source, conversions, engines, bench, pitch_shift, out:Path)->dict:
-    "The report's data, and the mel plot of the source and every conversion (written to mel.png)."
+def _summary(svc, source, target, conversions, engines, bench, pitch_shift, out:Path)->dict:
+    "The report's data (each conversion judged by `evaluation.quality.output_quality`), and the mel plot of the source and every conversion (mel.png)."
     import matplotlib; matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     m = svc.config.model
@@ -133,7 +135,8 @@ def _summary(svc, source, conversions, engines, bench, pitch_shift, out:Path)->d
             "torch": torch.__version__, "threads": torch.get_num_threads(), "weights": svc.weights,
             "source_seconds": round(len(source.audio) / source.sample_rate_hz, 3), "pitch_shift_semitones": pitch_shift,
             "source_median_f0_hz": round(float(np.median(f0_src[voiced_src])), 1) if voiced_src.any() else 0.0,
-            "conversions": [{k: v for k, v in c.items() if k != "audio"} for c in conversions], "engines": engines,
+            "conversions": [{k: v for k, v in c.items() if k != "audio"} | _judged(svc, c["audio"], source, target, pitch_shift) for c in conversions],
+            "quality_gates": QUALITY_GATES, "engines": engines,
             "benchmark_end_to_end": [{k: r[k] for k in ("backend", "precision", "p50_ms", "real_time_factor", "speedup_vs_torch_fp32")} for r in e2e],
             "accuracy": [{k: a.get(k) for k in ("backend", "precision", "component", "output", "snr_db", "gate", "gate_pass")} for a in bench["accuracy"]],
             "not_run": bench["unavailable"],
@@ -142,16 +145,33 @@ def _summary(svc, source, conversions, engines, bench, pitch_shift, out:Path)->d
 # %% ../nbs/80_demo.ipynb #1f6c4a22
 def _rows(rows, columns)->str: return str(markdown_table(rows, columns, digits=4))
 
+WEIGHTS_NOTE = {"trained": "trained in `70_training` on synthetic singing with many voices; the converted audio is meant to sing",
+                "reference": "deterministic and untrained: the outputs show the chain works and what each step costs, not a singer"}
+
+def _judged(svc, audio, source, target, pitch_shift)->dict:
+    "A conversion's quality (rounded), and whether it meets the pitch and voicing gates."
+    q = output_quality(svc, audio, source.audio, target, source.sample_rate_hz, pitch_shift)
+    return {k: float(f"{v:.3g}") if k.startswith("flatness") else round(v, 3) for k, v in q.items()} | {
+        "sings": q["f0_median_cents"] < QUALITY_GATES["f0_median_cents"] and q["voicing_agreement"] >= QUALITY_GATES["voicing_agreement"]}
+
 def demo_report_markdown(summary:dict)->str:
     "The demo's report as Markdown."
     return f"""# autovoice_trt demo
 
 Run {summary['date']} on {summary['machine']} (torch {summary['torch']}, {summary['threads']} threads, CPU). Weights: **{summary['weights']}**
-(the reference weights are deterministic and untrained: the outputs show the chain works and what each step costs, not a trained singer).
+({WEIGHTS_NOTE.get(summary['weights'], 'a checkpoint')}).
 Source: a synthetic tenor phrase of {summary['source_seconds']} s (median f0 {summary['source_median_f0_hz']} Hz), converted to a soprano's
 voice, pitch shift {summary['pitch_shift_semitones']:+g} semitones.
 
 ![source and every conversion, log-mel](mel.png)
+
+## Does it sing? (Praat on each conversion against Praat on the source {summary['pitch_shift_semitones']:+g} semitones)
+
+Gates: median f0 error under {summary['quality_gates']['f0_median_cents']:g} cents, voicing agreement at least {summary['quality_gates']['voicing_agreement']:.0%}.
+Spectral flatness: 0 for a tone, about 0.56 for white noise. Speaker cosine: the output's embedding against the soprano
+reference's and against the tenor source's.
+
+{_rows(summary['conversions'], ['backend', 'precision', 'f0_median_cents', 'voicing_agreement', 'sings', 'flatness_output', 'flatness_source', 'speaker_cos_target', 'speaker_cos_source'])}
 
 ## Conversions (warm call; log-mel SNR against the PyTorch fp32 conversion)
 

@@ -14,7 +14,8 @@ from ..core import AutovoiceError
 from .io import check_sample_rate, frame_count, frame_times_s
 
 # %% auto #0
-__all__ = ['VOICES', 'VOWEL_FORMANTS_HZ', 'FORMANT_BANDWIDTHS_HZ', 'synth_tone', 'Voice', 'SingingSample', 'synth_singing']
+__all__ = ['VOICES', 'VOWEL_FORMANTS_HZ', 'FORMANT_BANDWIDTHS_HZ', 'TIMBRE_RANGES', 'synth_tone', 'Voice', 'SingingSample',
+           'random_voice', 'synth_singing']
 
 # %% ../../nbs/06_synth.ipynb #b0eee6b2
 def synth_tone(f0_hz:float, # fundamental frequency
@@ -38,6 +39,7 @@ class Voice:
     high_hz:float # highest note sung
     formant_scale:float # multiplies every vowel formant: 1.0 is an adult male tract, > 1 a shorter one
     tilt:float # source spectral tilt: harmonic k has amplitude k ** -tilt
+    aspiration:float=0.05 # breathiness: aspiration noise (pulsed at the glottal rate) relative to the harmonic source
 
 VOICES = {  # ranges: E2-E4, C3-C5, F3-F5, C4-A5 (the soprano's top kept inside the pitch encoder's 1 kHz)
     "bass": Voice(82.41, 329.63, 0.90, 1.3), "tenor": Voice(130.81, 523.25, 1.0, 1.2),
@@ -60,6 +62,27 @@ class SingingSample:
 
     @property
     def duration_s(self)->float: return len(self.audio) / self.sample_rate_hz
+
+# %% ../../nbs/06_synth.ipynb #6942131d
+TIMBRE_RANGES = {"formant_scale": (0.85, 1.28), "tilt": (0.85, 1.5), "aspiration": (0.02, 0.12)}
+
+def _voice(voice:str|Voice, name:str)->Voice:
+    if isinstance(voice, Voice): return voice
+    if voice not in VOICES: raise AutovoiceError(f"{name}: expected one of {sorted(VOICES)} or a Voice, got {voice!r}")
+    return VOICES[voice]
+
+def _hz(midi:float)->float: return float(440.0 * 2 ** ((midi - 69) / 12))
+
+def random_voice(rng:np.random.Generator, # the only source of randomness
+                 held_out=tuple(VOICES.values()), # timbres kept away from (the named voices)
+                )->Voice:
+    "A random singer: a range starting between E2 and D4, a uniform timbre not within (0.04, 0.1) of a held-out voice."
+    while True:
+        low = rng.uniform(40, 62)
+        high = min(low + rng.uniform(19, 26), 81)                 # A5 at most: inside the pitch encoder's 1 kHz with vibrato
+        timbre = {k: rng.uniform(*r) for k, r in TIMBRE_RANGES.items()}
+        if all(abs(timbre["formant_scale"] - h.formant_scale) > 0.04 or abs(timbre["tilt"] - h.tilt) > 0.1 for h in held_out):
+            return Voice(_hz(low), _hz(high), **timbre)
 
 # %% ../../nbs/06_synth.ipynb #627521c8
 @dataclass
@@ -191,15 +214,16 @@ def _formant_filter(x:np.ndarray, formants_hz:np.ndarray, bandwidths_hz:np.ndarr
 # %% ../../nbs/06_synth.ipynb #28742e98
 def synth_singing(duration_s:float=3.0, # length of the result
                   sample_rate_hz:int=22050, # rate of the audio
-                  voice:str="tenor", # a key of `VOICES`
+                  voice:str|Voice="tenor", # a key of `VOICES`, or any `Voice` (`random_voice`)
                   seed:int=0, # the same seed gives the same sample (any rate: the same score)
                   hop_samples:int=256, # frame hop of the f0 truth, counted at `frame_rate_sample_rate_hz`
                   frame_rate_sample_rate_hz:int=22050, # the rate the hop is counted at (86.13 frames/s)
+                  timbre:str|Voice|None=None, # sing `voice`'s score (melody, vowels, noise) with this voice's timbre: parallel data
                  )->SingingSample: # audio, rate, true f0 and voicing on the frame grid, voice, seed
     "Seeded synthetic singing (source-filter) with its true f0 and voiced mask on the model's frame grid."
-    if voice not in VOICES: raise AutovoiceError(f"voice: expected one of {sorted(VOICES)}, got {voice!r}")
+    spec, sound = _voice(voice, "voice"), _voice(voice if timbre is None else timbre, "timbre")
     if not duration_s > 0: raise AutovoiceError(f"duration_s: expected > 0, got {duration_s!r}")
-    rate, spec = check_sample_rate(sample_rate_hz), VOICES[voice]
+    rate = check_sample_rate(sample_rate_hz)
     rng = np.random.default_rng(seed)
     score = _score(float(duration_s), spec, rng)
     peak = rng.uniform(0.55, 0.75)
@@ -211,22 +235,22 @@ def synth_singing(duration_s:float=3.0, # length of the result
     # the audio
     at = _score_at(score, np.arange(n_samples) / rate)
     f0_hz = 440.0 * 2 ** ((at["midi"] - 69) / 12)
-    source, phase = _harmonic_source(f0_hz, rate, spec.tilt)
+    source, phase = _harmonic_source(f0_hz, rate, sound.tilt)
     control_t = np.arange(len(score.shimmer)) / score.control_hz
     gain = at["envelope"] * (1 + np.interp(np.arange(n_samples) / rate, control_t, score.shimmer))
     noise = rng.standard_normal(n_samples)                                        # drawn last: the score is rate-free
-    aspiration = 0.05 * noise * (0.5 + 0.5 * np.cos(phase))                       # breathy noise, pulsed at the glottal rate
+    aspiration = sound.aspiration * noise * (0.5 + 0.5 * np.cos(phase))           # breathy noise, pulsed at the glottal rate
     excitation = gain * (source + aspiration) + 0.02 * noise * at["breath"]
     block = 128
     centres = np.minimum(np.arange(0, n_samples, block) + block // 2, max(n_samples - 1, 0))
-    vowels = np.array(list(VOWEL_FORMANTS_HZ.values()), float) * spec.formant_scale
+    vowels = np.array(list(VOWEL_FORMANTS_HZ.values()), float) * sound.formant_scale
     if len(score.start_s):
         base = vowels[score.vowel[at["base_note"][centres]]]
         nxt = vowels[score.vowel[at["next_note"][centres]]]
         formants = base + (nxt - base) * at["blend"][centres, None]
     else: formants = np.tile(vowels[0], (len(centres), 1))
-    bandwidths = np.broadcast_to(np.array(FORMANT_BANDWIDTHS_HZ) * spec.formant_scale, formants.shape)
+    bandwidths = np.broadcast_to(np.array(FORMANT_BANDWIDTHS_HZ) * sound.formant_scale, formants.shape)
     audio = _formant_filter(excitation, formants, bandwidths, rate, block)
     top = np.abs(audio).max() if n_samples else 0.0
     audio = (audio * (peak / top) if top > 0 else audio).astype(np.float32)
-    return SingingSample(audio, rate, true_f0, grid["voiced"].copy(), voice, int(seed))
+    return SingingSample(audio, rate, true_f0, grid["voiced"].copy(), voice if isinstance(voice, str) else "custom", int(seed))

@@ -88,7 +88,7 @@ def describe(self:TorchRunner):
             "cuda_graphs": self.cuda_graphs, "compile": self.compiled}
 
 # %% ../../nbs/21_torch.ipynb #59e6a602
-FP32_MODULES = {"content_encoder": ("frontend", "norm"), "flow_decoder": ("flow.flows.0",)}  # flows[0] runs last in the inverse
+FP32_MODULES = {"content_encoder": ("frontend", "norm"), "flow_decoder": ("flow.flows.0",), "vocoder": ("conv_pre", "ups.0")}  # flows[0] runs last in the inverse
 
 def _fp32_island(method):
     "Wrap a bound method: autocast off, floating tensor arguments cast to float32."

@@ -20,7 +20,7 @@ from ..backends.pytorch import TorchRunner
 
 # %% auto #0
 __all__ = ['HELD_OUT_SEED', 'VARIANTS', 'held_out_loader', 'variant_runners', 'run_pipeline', 'measure_variant', 'accuracy_rows',
-           'plot_snr', 'plot_error_histograms', 'plot_mels', 'plot_waveforms']
+           'measure_precision', 'plot_snr', 'plot_error_histograms', 'plot_mels', 'plot_waveforms']
 
 # %% ../../nbs/60_accuracy.ipynb #0f0b2c0e
 HELD_OUT_SEED = 20_000  # calibration uses the config's seed (0) upward, the fallback search 10 000 upward
@@ -132,6 +132,21 @@ def accuracy_rows(records_by_variant:Mapping[str, Sequence[ComparisonRecord]], #
                              "seed_target": f"SNR > {seed.min_snr_db:g} dB, max < {seed.max_abs:g}, RMSE < {seed.max_rmse:g}" if seed else "-",
                              "seed_pass": (not gate_failures(worst, seed)) if seed else None})
     return rows
+
+# %% ../../nbs/60_accuracy.ipynb #e51ceb84
+def measure_precision(svc, # the converter whose weights are measured
+                      graph_dir:str|Path, # an empty folder for its graphs
+                      samples:int=8, seconds:float=1.5, # calibration clips and their length
+                      variants:Sequence[str]=tuple(VARIANTS), # which precision variants
+                     )->tuple[list[dict[str, Any]], dict, Any]: # (`accuracy_rows`, the calibration report, the held-out loader)
+    "Export, fp16 graphs, int8 calibration, then every variant against PyTorch fp32 on held-out clips."
+    from autovoice_trt.graphs.folder import export_components
+    from autovoice_trt.graphs.fp16 import convert_fp16
+    from autovoice_trt.graphs.int8.calibrate import calibrate
+    export_components(svc.config, graph_dir, weights=svc.weights); convert_fp16(graph_dir, svc.config)
+    calibration = calibrate(graph_dir, samples=samples, seconds=seconds, config=svc.config, progress=False)
+    loader, reference = held_out_loader(svc), svc.torch_runners()
+    return accuracy_rows({v: measure_variant(svc, loader, graph_dir, v, reference) for v in variants}), calibration, loader
 
 # %% ../../nbs/60_accuracy.ipynb #b7763989
 def plot_snr(rows:Sequence[Mapping], # `accuracy_rows`

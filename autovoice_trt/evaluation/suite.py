@@ -104,12 +104,12 @@ def load_model(model_dir:str|Path|None, # a .safetensors file, a graph folder, a
     from autovoice_trt.graphs.folder import open_engine_folder
     if model_dir is None: return SingingVoiceConverter(config), None
     path = Path(model_dir)
-    if path.is_file(): return SingingVoiceConverter(config, checkpoint=path), None
+    if path.is_file(): return SingingVoiceConverter(config, weights=path), None
     if (path/"engines.json").is_file(): path = open_engine_folder(path, SingingVoiceConverter(config).config).path
     if not (path/"manifest.json").is_file():
         raise AutovoiceError(f"--model-dir {str(model_dir)!r}: expected a .safetensors checkpoint, a graph folder (manifest.json) or an engine folder (engines.json)")
     weights = json.loads((path/"manifest.json").read_text()).get("weights", "reference")
-    return SingingVoiceConverter(config, checkpoint=None if weights == "reference" else weights), path
+    return SingingVoiceConverter(config, weights=weights), path
 
 def prepare_graphs(svc:SingingVoiceConverter, graph_dir:Path|None, # the user's graph folder, or None: export one into `work_dir`
                    precisions:Sequence[str], work_dir:Path, samples:int=2, audio_dir:str|None=None, progress:bool=False)->GraphFolder:
@@ -123,7 +123,7 @@ def prepare_graphs(svc:SingingVoiceConverter, graph_dir:Path|None, # the user's 
     if "fp16" in precisions and folder.available()["fp16"] != list(COMPONENTS): convert_fp16(graph_dir, svc.config)
     if "int8" in precisions and folder.available()["int8"] != list(COMPONENTS):
         calibrate(graph_dir, audio_dir, samples=max(2, samples), seconds=1.0, config=svc.config, progress=progress,
-                  checkpoint=None if svc.weights == "reference" else svc.weights)
+                  weights=svc.weights)
     return GraphFolder(graph_dir, svc.config)
 
 # %% ../../nbs/66_benchmark_suite.ipynb #d76113fa

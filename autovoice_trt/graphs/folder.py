@@ -149,11 +149,12 @@ def export_graphs(modules:Mapping[str, torch.nn.Module], # component -> prepared
                   export_dir:str|Path, # existing, writable folder
                   config:Config, # the config the modules were built from (its hash goes into the manifest)
                   components:Sequence[str]|None=None, # subset of COMPONENTS; None: all five
-                  weights:str="reference", # which weights the modules hold (recorded): "reference", "trained" or a checkpoint path
+                  weights:str|None=None, # which weights the modules hold, recorded in the manifest: "trained", "reference" or a checkpoint path (required)
                   opset:int=DEFAULT_OPSET, do_constant_folding:bool=True,
                   progress:bool=False, # a bar over the components
                  )->dict: # the manifest written to export_dir/manifest.json
     "Export each component to `export_dir/<component>.onnx`, check it from its file, and write `manifest.json` last."
+    if weights is None: raise AutovoiceError("export_graphs: weights: expected the name of the weights the modules hold ('trained', 'reference' or a checkpoint path), for the manifest")
     export_dir = check_output_dir(export_dir, what="ONNX export")
     wanted, fingerprint = check_components(components), config_hash(config)
     graphs = _kept_entries(export_dir, wanted, fingerprint)
@@ -170,16 +171,15 @@ def export_graphs(modules:Mapping[str, torch.nn.Module], # component -> prepared
 def export_components(config:str|Path|Config|None, # a user YAML, a Config, or None for the defaults
                       output_dir:str|Path, # existing, writable folder
                       components:Sequence[str]|None=None, # subset of COMPONENTS; None: all five
-                      checkpoint:str|Path|None=None, # safetensors weights; None: the reference weights
+                      weights:str|Path|None=None, # None: the default (trained where they fit); "trained", "reference" or a .safetensors path
                       progress:bool=False, # a bar over the components
                      )->dict: # the manifest
-    "Export the components of the model built from `config` (and `checkpoint`) into `output_dir`, with `manifest.json`."
+    "Export the components of the model built from `config` (and `weights`) into `output_dir`, with `manifest.json`."
     from autovoice_trt.models.voice_model import VoiceModel
     check_output_dir(output_dir, what="ONNX export")
     check_components(components)
-    model = VoiceModel(config, checkpoint=checkpoint)
-    return export_graphs(model.export_modules(), model.contracts, output_dir, model.config, components,
-                         weights=str(checkpoint) if checkpoint is not None else "reference", progress=progress)
+    model = VoiceModel(config, weights=weights)
+    return export_graphs(model.export_modules(), model.contracts, output_dir, model.config, components, weights=model.weights, progress=progress)
 
 # %% ../../nbs/30_graph_folder.ipynb #e08bdfcb
 @patch

@@ -4,23 +4,55 @@
 
 # %% ../../nbs/14_voice_model.ipynb #a3d06f69
 from __future__ import annotations
+import dataclasses, importlib.resources
 from pathlib import Path
 
 import numpy as np
 import torch
 from fastcore.basics import patch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from ..core import AutovoiceError, atomic_path, logger
-from ..config import Config, component_contracts, config_hash, load_config
+from ..core import AutovoiceError, atomic_path, logger, sha256_json
+from ..config import Config, ModelConfig, component_contracts, config_hash, load_config
 from ..audio.io import check_audio, check_not_silent
 from .encoders import ContentEncoder, HubertStyleContentEncoder, PitchEncoder, SpeakerEncoder
 from .flow import FlowDecoder, MelProjection
 from .vocoder import Vocoder
 
 # %% auto #0
-__all__ = ['VoiceModel', 'check_speaker_embedding', 'load_speaker_embedding']
+__all__ = ['model_fingerprint', 'trained_weights_path', 'resolve_weights', 'VoiceModel', 'check_speaker_embedding',
+           'load_speaker_embedding']
+
+# %% ../../nbs/14_voice_model.ipynb #a6a9abed
+def model_fingerprint(model:ModelConfig)->str:
+    "sha256 of the model section without the reference seed: which configs a checkpoint's weights fit."
+    return sha256_json({k: v for k, v in dataclasses.asdict(model).items() if k != "seed"})
+
+def trained_weights_path()->Path:
+    "Where the package's trained weights live."
+    return Path(str(importlib.resources.files("autovoice_trt")))/"weights"/"trained.safetensors"
+
+def _trained_weights_problem(model:ModelConfig)->str|None:
+    "Why the shipped trained weights cannot serve `model`, or None."
+    path = trained_weights_path()
+    if not path.is_file(): return f"{path} is not installed"
+    with safe_open(str(path), "pt") as f: made_for = (f.metadata() or {}).get("model_fingerprint")
+    if made_for != model_fingerprint(model): return "they were trained for the default model section, and this config's differs"
+    return None
+
+def resolve_weights(weights:str|Path|None, # None, "trained", "reference" or a .safetensors path
+                    model:ModelConfig, # the config's model section
+                   )->tuple[str, Path|None]: # (the name manifests record, the checkpoint to load or None for reference weights)
+    "Which weights a model gets: the default is the trained weights where they fit, the reference weights otherwise (logged)."
+    if weights == "reference": return "reference", None
+    if weights is None or weights == "trained":
+        problem = _trained_weights_problem(model)
+        if problem is None: return "trained", trained_weights_path()
+        if weights == "trained": raise AutovoiceError(f"weights 'trained': cannot be used: {problem}; pass weights='reference' or a checkpoint")
+        logger.info("weights: the reference weights (untrained), because the trained weights cannot be used: %s", problem)
+        return "reference", None
+    return str(weights), Path(weights)
 
 # %% ../../nbs/14_voice_model.ipynb #5deee389
 def _as_config(config)->Config:
@@ -33,7 +65,7 @@ def _as_config(config)->Config:
 class VoiceModel(torch.nn.Module):
     "The six networks of So-VITS-SVC style conversion (content, pitch, flow, mel projection, vocoder, speaker), their weights and contracts."
     def __init__(self, config:Config|str|Path|dict|None=None, # the config, a user YAML path, overrides, or None for defaults
-                 checkpoint:str|Path|None=None, # a .safetensors checkpoint; None for the reference weights
+                 weights:str|Path|None=None, # None: the shipped trained weights where they fit the config, else the reference weights; "trained", "reference" or a .safetensors path
                  content_encoder:str="cnn", # "cnn" (exportable) or "hubert" (PyTorch only)
                 ):
         super().__init__()
@@ -45,6 +77,10 @@ class VoiceModel(torch.nn.Module):
         self.pitch_encoder, self.flow = PitchEncoder(m), FlowDecoder(m)
         self.mel_projection, self.vocoder, self.speaker_encoder = MelProjection(m), Vocoder(m), SpeakerEncoder(m)
         self.contracts = component_contracts(m)
+        if content_encoder == "hubert" and weights is None:
+            logger.info("weights: the reference weights: the trained weights hold a CNN content encoder, not a HuBERT-style one")
+            weights = "reference"
+        self.weights, checkpoint = resolve_weights(weights, m)
         if checkpoint is None: self.reference_init_(m.seed)
         else: self.load_checkpoint(checkpoint)
         self.eval()
@@ -65,13 +101,17 @@ class VoiceModel(torch.nn.Module):
 _PICKLE_MAGIC = (b"\x80", b"PK\x03\x04")  # pickle protocol 2+ / torch's zip container
 
 @patch
-def save_checkpoint(self:VoiceModel, path:str|Path)->Path:
-    "Save all weights as safetensors (atomically), with the config in the metadata."
+def save_checkpoint(self:VoiceModel, path:str|Path, # a .safetensors path
+                    dtype:torch.dtype=torch.float32, # storage dtype of floating-point weights (loading casts back to the model's)
+                    metadata:dict[str, str]|None=None, # more string metadata (what made the weights)
+                   )->Path:
+    "Save all weights as safetensors (atomically), with the config and the model fingerprint in the metadata."
     path = Path(path)
     if path.suffix != ".safetensors": raise AutovoiceError(f"checkpoint {str(path)!r}: expected a .safetensors path")
-    tensors = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
+    tensors = {k: (v.to(dtype) if v.is_floating_point() else v).detach().contiguous().cpu() for k, v in self.state_dict().items()}
     with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata={"format": "autovoice_trt/1", "config_hash": config_hash(self.config)})
+        save_file(tensors, str(tmp), metadata={"format": "autovoice_trt/1", "config_hash": config_hash(self.config),
+                                               "model_fingerprint": model_fingerprint(self.config.model)} | (metadata or {}))
     return path
 
 @patch

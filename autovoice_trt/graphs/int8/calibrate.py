@@ -36,7 +36,7 @@ def calibrate(onnx_dir:str|Path, # a graph folder written by `export`: the int8 
               samples:int|None=None, # calibration clips; None: config int8_calibration.samples
               config:Config|str|Path|None=None, # the config the graphs were exported with
               progress:bool=True, # tqdm bars
-              checkpoint:str|Path|None=None, # the weights the graphs were exported from; None: reference weights
+              weights:str|Path|None=None, # the weights the graphs were exported from; None: those the manifest records
               seconds:float=2.0, # clip length (synthetic clips; folder clips are cropped to it)
               components:Sequence[str]|None=None, # subset of COMPONENTS
               fallback:bool=True, # search (or reuse) the fallback per component
@@ -59,11 +59,11 @@ def calibrate(onnx_dir:str|Path, # a graph folder written by `export`: the int8 
     else: clips, fingerprint = synthetic_clips(samples, seconds, settings.seed, cfg.model.output_sample_rate_hz)
     store = CalibrationCache(Path(cache) if cache is not None else output_dir/settings.cache_path, settings.method, fingerprint,
                              settings.percentile, owned=cache is None).check(sources)
-    svc = VoiceModel(cfg, checkpoint=checkpoint)
+    svc = VoiceModel(cfg, weights=weights if weights is not None else folder.manifest.get("weights"))
     modules = svc.export_modules()
     for name in wanted:
         if folder.manifest["graphs"][name].get("weights_sha256") not in (None, weights_sha256(modules[name])):
-            raise AutovoiceError(f"graph {sources[name].name!r} holds other weights than these ({folder.manifest.get('weights', '?')} in the manifest); pass the checkpoint it was exported from")
+            raise AutovoiceError(f"graph {sources[name].name!r} holds other weights than these ({folder.manifest.get('weights', '?')} in the manifest); pass the weights it was exported from")
     loader = CalibrationLoader(svc, clips, fingerprint, progress)
     store.path.parent.mkdir(parents=True, exist_ok=True)
     validation = None
