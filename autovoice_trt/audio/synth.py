@@ -71,7 +71,7 @@ def _voice(voice:str|Voice, name:str)->Voice:
     if voice not in VOICES: raise AutovoiceError(f"{name}: expected one of {sorted(VOICES)} or a Voice, got {voice!r}")
     return VOICES[voice]
 
-def _hz(midi:float)->float: return float(440.0 * 2 ** ((midi - 69) / 12))
+def _hz(midi): return 440.0 * 2 ** ((np.asarray(midi, np.float64) - 69) / 12)  # MIDI note number(s) -> Hz (the inverse of `_midi`)
 
 def random_voice(rng:np.random.Generator, # the only source of randomness
                  held_out=tuple(VOICES.values()), # timbres kept away from (the named voices)
@@ -82,7 +82,7 @@ def random_voice(rng:np.random.Generator, # the only source of randomness
         high = min(low + rng.uniform(19, 26), 81)                 # A5 at most: inside the pitch encoder's 1 kHz with vibrato
         timbre = {k: rng.uniform(*r) for k, r in TIMBRE_RANGES.items()}
         if all(abs(timbre["formant_scale"] - h.formant_scale) > 0.04 or abs(timbre["tilt"] - h.tilt) > 0.1 for h in held_out):
-            return Voice(_hz(low), _hz(high), **timbre)
+            return Voice(float(_hz(low)), float(_hz(high)), **timbre)
 
 # %% ../../nbs/06_synth.ipynb #627521c8
 @dataclass
@@ -231,10 +231,10 @@ def synth_singing(duration_s:float=3.0, # length of the result
     n_samples = round(duration_s * rate)
     grid = _score_at(score, frame_times_s(frame_count(n_samples, rate, hop_samples, frame_rate_sample_rate_hz),
                                           hop_samples, frame_rate_sample_rate_hz))
-    true_f0 = np.where(grid["voiced"], 440.0 * 2 ** ((grid["midi"] - 69) / 12), 0.0).astype(np.float32)
+    true_f0 = np.where(grid["voiced"], _hz(grid["midi"]), 0.0).astype(np.float32)
     # the audio
     at = _score_at(score, np.arange(n_samples) / rate)
-    f0_hz = 440.0 * 2 ** ((at["midi"] - 69) / 12)
+    f0_hz = _hz(at["midi"])
     source, phase = _harmonic_source(f0_hz, rate, sound.tilt)
     control_t = np.arange(len(score.shimmer)) / score.control_hz
     gain = at["envelope"] * (1 + np.interp(np.arange(n_samples) / rate, control_t, score.shimmer))
