@@ -20,9 +20,9 @@ def cmd_convert(args)->int:
     from autovoice_trt.converter import SingingVoiceConverter, read_conversion_request
     config = load_config(args.config)
     request = read_conversion_request(args.source, args.output, args.speaker, config, args.pitch_shift, args.temperature, args.seed, args.output_sample_rate)
-    precision = args.precision or (config.tensorrt.voice_conversion.precision if args.backend != "torch" else "fp32")
+    default = ("fp32" if args.torch_variant is None or "fp32" in args.torch_variant.split() else "fp16") if args.backend == "torch" else config.tensorrt.voice_conversion.precision
     svc = SingingVoiceConverter(config, weights=args.weights)
-    runners = svc.runners(args.backend, precision, args.onnx_dir, args.engine_dir)
+    runners = svc.runners(args.backend, args.precision or default, args.onnx_dir, args.engine_dir, args.device, args.torch_variant)
     written, timing = svc.convert_request(request, runners, progress=True)
     print(f"wrote {written} ({request.output_sample_rate} Hz) in {timing['total']:.2f} s with {args.backend}")
     return 0
@@ -200,6 +200,8 @@ def build_parser()->argparse.ArgumentParser:
     p.add_argument("--onnx-dir", help="graphs from `autovoice-trt export` (for --backend onnxruntime)")
     p.add_argument("--engine-dir", help="engines from `autovoice-trt build` (for --backend tensorrt)")
     p.add_argument("--precision", choices=["fp32", "fp16", "int8"], default=None, help="onnxruntime: which graphs of --onnx-dir; tensorrt: which engines of --engine-dir (default: config tensorrt.voice_conversion.precision)")
+    p.add_argument("--device", default="cpu", help="torch: where the modules run (cpu, cuda, cuda:N); onnxruntime: cuda for the CUDA provider")
+    p.add_argument("--torch-variant", default=None, help="torch: a runner variant, e.g. 'fast fp16' (GPU: fp16 weights, channels-last, compiled, CUDA graphs) or 'channels-last fp16'; default eager fp32 / autocast fp16")
     p.add_argument("--seed", type=int, default=None, help="prior noise seed, >= 0 (default: config)")
     p.add_argument("--temperature", type=float, default=None, help="prior noise scale, 0..2 (default: config)")
     p.add_argument("--output-sample-rate", type=int, default=None, help="resample the output, 8000..384000 Hz (default 22050)")

@@ -19,11 +19,11 @@ from .config import COMPONENTS, Config, load_config, profile_overrides
 from .audio.io import AUDIO_FORMATS, check_not_silent, check_sample_rate, load_audio, write_audio
 from .models.voice_model import VoiceModel, load_speaker_embedding
 from .backends.base import Runner, active
-from .backends.pytorch import torch_runners
+from .backends.pytorch import TORCH_VARIANTS, torch_runners
 from .pipeline import STAGES, check_conversion_options, check_source, convert_inputs, prepare_inputs
 from .graphs.folder import GraphFolder, export_graphs, repair_command
 from .graphs.fp16 import convert_fp16
-from .backends.onnxruntime import onnxruntime_runners
+from .backends.onnxruntime import cuda_provider_options, onnxruntime_runners
 from .backends.tensorrt_build import build_engines, resolve_flavour, uses_precision_flags
 from .backends.tensorrt import load_tensorrt_engines
 
@@ -54,15 +54,21 @@ def runners(self:SingingVoiceConverter, backend:str="torch", # torch | onnxrunti
             onnx_dir:str|Path|None=None, # the graph folder (onnxruntime)
             engine_dir:str|Path|None=None, # the engine folder (tensorrt)
             device:str="cpu", # torch: where it runs; onnxruntime: cpu or cuda (CUDA provider)
+            torch_variant:str|None=None, # torch: a key of `TORCH_VARIANTS` of that precision (e.g. "fast fp16" on a GPU); None: eager fp32 / autocast fp16
            )->dict[str, Runner]: # component -> runner
     "The runners a conversion uses, by backend and precision; a missing graph or engine is a clear error with the command that makes it."
     if backend == "torch":
         if precision not in ("fp32", "fp16"): raise AutovoiceError(f"precision: the torch backend runs fp32 or fp16, got {precision!r}; int8 runs on onnxruntime or tensorrt")
-        return self.torch_runners(device, "eager fp32" if precision == "fp32" else "autocast fp16")
+        variant = torch_variant or ("eager fp32" if precision == "fp32" else "autocast fp16")
+        if variant in TORCH_VARIANTS and ("fp32" if "fp32" in variant.split() else "fp16") != precision:
+            raise AutovoiceError(f"torch variant {variant!r}: it computes {'fp16' if precision == 'fp32' else 'fp32'}, the precision asked is {precision}")
+        return self.torch_runners(device, variant)
     if backend == "onnxruntime":
         if onnx_dir is None: raise AutovoiceError(f"onnx_dir: the onnxruntime backend needs the graph folder (`{repair_command('export', 'DIR')}` writes one)")
-        providers = ("CUDAExecutionProvider", "CPUExecutionProvider") if device.startswith("cuda") else ("CPUExecutionProvider",)
-        return onnxruntime_runners(onnx_dir, self.config, precision, providers)
+        if device.startswith("cuda"):
+            options = [cuda_provider_options(precision, torch.device(device).index or 0), {}]
+            return onnxruntime_runners(onnx_dir, self.config, precision, ("CUDAExecutionProvider", "CPUExecutionProvider"), options)
+        return onnxruntime_runners(onnx_dir, self.config, precision)
     if backend == "tensorrt":
         if engine_dir is None: raise AutovoiceError(f"engine_dir: the tensorrt backend needs an engine folder (`{repair_command('build', 'DIR', 'DIR', precision)}`)")
         return self.load_tensorrt_engines(engine_dir, precision)

@@ -18,7 +18,8 @@ from .base import Runner
 from ..graphs.folder import GraphFolder
 
 # %% auto #0
-__all__ = ['OPTIMIZATION_LEVELS', 'OnnxRuntimeRunner', 'onnxruntime_runners']
+__all__ = ['OPTIMIZATION_LEVELS', 'CUDA_PROVIDER_OPTIONS', 'PRECISION_PROVIDER_OPTIONS', 'OnnxRuntimeRunner',
+           'onnxruntime_runners', 'cuda_provider_options']
 
 # %% ../../nbs/32_onnxruntime.ipynb #df9ae9ed
 OPTIMIZATION_LEVELS = {"disable": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC", "extended": "ORT_ENABLE_EXTENDED", "all": "ORT_ENABLE_ALL"}
@@ -146,3 +147,12 @@ def onnxruntime_runners(onnx_dir:str|Path, # a graph folder (`export`, and `fp16
                for name in COMPONENTS}
     for runner in runners.values(): runner.activate()  # every session now: a graph or provider ONNX Runtime refuses is reported before any work
     return runners
+
+# %% ../../nbs/32_onnxruntime.ipynb #1d6191c9
+CUDA_PROVIDER_OPTIONS = {"use_tf32": 0, "cudnn_conv_algo_search": "EXHAUSTIVE", "cudnn_conv_use_max_workspace": 1, "do_copy_in_default_stream": 1}
+PRECISION_PROVIDER_OPTIONS = {"fp32": {"cudnn_conv_algo_search": "HEURISTIC"}, "fp16": {"cudnn_conv1d_pad_to_nc1d": 1}}
+
+def cuda_provider_options(precision:str, # the graph's precision
+                          device_id:int=0)->dict[str, Any]:
+    "ONNX Runtime CUDA provider options for a graph of `precision`: TF32 off, and what measured fastest for it."
+    return {"device_id": device_id, **CUDA_PROVIDER_OPTIONS, **PRECISION_PROVIDER_OPTIONS.get(precision, {})}

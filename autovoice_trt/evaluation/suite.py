@@ -23,15 +23,15 @@ from .compare import markdown_table
 from .benchmark import LatencyStats, benchmark_feeds, environment_stamp, spin_up_gpu, time_calls, time_runner
 
 # %% auto #0
-__all__ = ['BACKENDS', 'TORCH_VARIANT', 'RTX_COMPUTE_CAPABILITIES', 'CUDA_PROVIDER_OPTIONS', 'SCHEMA', 'unavailable',
-           'BenchmarkSettings', 'load_model', 'prepare_graphs', 'suite_runners', 'time_chain', 'time_backend',
-           'cpu_peak_memory_mb', 'model_bytes', 'run_benchmark', 'report_markdown', 'plot_benchmark', 'write_report']
+__all__ = ['BACKENDS', 'TORCH_VARIANT', 'RTX_COMPUTE_CAPABILITIES', 'SCHEMA', 'unavailable', 'BenchmarkSettings', 'load_model',
+           'prepare_graphs', 'suite_runners', 'time_chain', 'time_backend', 'cpu_peak_memory_mb', 'model_bytes',
+           'run_benchmark', 'report_markdown', 'plot_benchmark', 'write_report']
 
 # %% ../../nbs/66_benchmark_suite.ipynb #5f750545
-BACKENDS = ("torch", "torch-cuda-graphs", "torch-compile", "onnxruntime", "tensorrt")
+BACKENDS = ("torch", "torch-cuda-graphs", "torch-compile", "torch-fast", "onnxruntime", "tensorrt")
 TORCH_VARIANT = {("torch", "fp32"): "eager fp32", ("torch", "fp16"): "autocast fp16",
                  ("torch-cuda-graphs", "fp32"): "cuda graphs fp32", ("torch-cuda-graphs", "fp16"): "cuda graphs autocast fp16",
-                 ("torch-compile", "fp32"): "compile fp32", ("torch-compile", "fp16"): "compile autocast fp16"}
+                 ("torch-compile", "fp32"): "compile fp32", ("torch-compile", "fp16"): "compile autocast fp16", ("torch-fast", "fp16"): "fast fp16"}
 RTX_COMPUTE_CAPABILITIES = ("8.0", "8.6", "8.9", "12.0", "12.1")  # what TensorRT-RTX 1.7 engines run on (its own refusal, on an H200)
 
 def _tensorrt_unavailable(device:torch.device)->str|None:
@@ -49,7 +49,8 @@ def unavailable(backend:str, precision:str, device:str|torch.device)->str|None:
     device = torch.device(device)
     if backend not in BACKENDS: raise AutovoiceError(f"backend: expected one of {list(BACKENDS)}, got {backend!r}")
     if backend.startswith("torch") and precision == "int8": return "PyTorch runs no int8 here: int8 runs on ONNX Runtime and TensorRT (Q/DQ graphs)"
-    if backend in ("torch-cuda-graphs", "torch-compile") and device.type != "cuda": return f"{backend} is timed on a CUDA GPU only; this run is on the CPU"
+    if backend == "torch-fast" and precision == "fp32": return "torch-fast is the fp16 path (fp16 weights with fp32 islands); its fp32 baseline is torch fp32"
+    if backend in ("torch-cuda-graphs", "torch-compile", "torch-fast") and device.type != "cuda": return f"{backend} is timed on a CUDA GPU only; this run is on the CPU"
     if backend == "onnxruntime" and not core.HAS_ORT: return "onnxruntime is not installed"
     if backend == "tensorrt": return _tensorrt_unavailable(device)
     return None
@@ -127,8 +128,6 @@ def prepare_graphs(svc:SingingVoiceConverter, graph_dir:Path|None, # the user's 
     return GraphFolder(graph_dir, svc.config)
 
 # %% ../../nbs/66_benchmark_suite.ipynb #d76113fa
-CUDA_PROVIDER_OPTIONS = {"use_tf32": 0, "cudnn_conv_algo_search": "EXHAUSTIVE", "cudnn_conv_use_max_workspace": 1, "do_copy_in_default_stream": 1}
-
 def suite_runners(svc:SingingVoiceConverter, backend:str, precision:str, device:str|torch.device,
                   folder:GraphFolder|None=None, # the graphs (onnxruntime, tensorrt)
                   engine_dir:Path|None=None, # where TensorRT engines are built and loaded
@@ -137,9 +136,9 @@ def suite_runners(svc:SingingVoiceConverter, backend:str, precision:str, device:
     device = torch.device(device)
     if backend.startswith("torch"): return svc.torch_runners(str(device), TORCH_VARIANT[(backend, precision)])
     if backend == "onnxruntime":
-        from autovoice_trt.backends.onnxruntime import onnxruntime_runners
+        from autovoice_trt.backends.onnxruntime import cuda_provider_options, onnxruntime_runners
         if device.type == "cuda":
-            options = [{"device_id": device.index or 0, **CUDA_PROVIDER_OPTIONS}, {}]
+            options = [cuda_provider_options(precision, device.index or 0), {}]
             return onnxruntime_runners(folder.path, svc.config, precision, ("CUDAExecutionProvider", "CPUExecutionProvider"), options, io_binding=True)
         return onnxruntime_runners(folder.path, svc.config, precision)
     svc.create_tensorrt_engines(folder.path, engine_dir, precision=precision)
@@ -195,7 +194,7 @@ def _device_used_mb(device:torch.device)->float:
 def model_bytes(backend:str, precision:str, svc:SingingVoiceConverter, folder:GraphFolder|None, engine_dir:Path|None=None)->dict[str, int]:
     "What a backend loads: PyTorch's weights at the precision it runs them, or the graphs (and engines, where built), summed over the components."
     if backend.startswith("torch"):
-        per_value = 2 if TORCH_VARIANT[(backend, precision)].startswith(("eager fp16", "cuda graphs fp16", "compile fp16")) else 4  # autocast keeps fp32 weights
+        per_value = 2 if TORCH_VARIANT[(backend, precision)].startswith(("eager fp16", "cuda graphs fp16", "compile fp16", "fast fp16")) else 4  # autocast keeps fp32 weights; the fast path's islands (a few %) counted at 2
         return {"weight_bytes": sum(p.numel() * per_value for m in svc.export_modules().values() for p in m.parameters())}
     sizes = {}
     if folder is not None and folder.available()[precision] == list(COMPONENTS):
@@ -234,6 +233,10 @@ def _accuracy_rows(svc, backend, precision, runners, reference, loader)->list[di
     return [r | {"backend": backend, "precision": precision, "runner": description}
             for r in accuracy_rows({variant: records}, {variant: (precision, True, description)})]
 
+def _provider_options(precision:str, device_id:int)->dict:
+    from autovoice_trt.backends.onnxruntime import cuda_provider_options
+    return cuda_provider_options(precision, device_id)
+
 def _environment(device:torch.device)->dict:
     stamp = environment_stamp(str(device))
     if core.HAS_ORT:
@@ -242,7 +245,7 @@ def _environment(device:torch.device)->dict:
     stamp["tensorrt"] = {name: getattr(m, "__version__", None) for name, m in (("tensorrt", core.trt), ("tensorrt_rtx", core.trt_rtx), ("tensorrt_lean", core.trt_lean)) if m is not None}
     if device.type == "cuda":
         stamp |= {"tf32_matmul": torch.backends.cuda.matmul.allow_tf32, "tf32_cudnn": torch.backends.cudnn.allow_tf32,
-                  "onnxruntime_cuda_provider_options": CUDA_PROVIDER_OPTIONS}
+                  "onnxruntime_cuda_provider_options": {p: _provider_options(p, device.index or 0) for p in ("fp32", "fp16", "int8")}}
     return stamp
 
 # %% ../../nbs/66_benchmark_suite.ipynb #71bba443
