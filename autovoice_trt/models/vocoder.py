@@ -137,6 +137,8 @@ def remove_weight_norm(self:Vocoder)->Vocoder: # this module, every convolution 
     for conv in self.modules():
         if parametrize.is_parametrized(conv, "weight"):
             parametrize.remove_parametrizations(conv, "weight", leave_parametrized=True)
+            if not isinstance(conv.weight, nn.Parameter):  # with autograd off, torch leaves a plain tensor: keep it a parameter
+                weight = conv.weight.detach(); del conv.weight; conv.weight = nn.Parameter(weight)
     return self
 
 @patch
