@@ -69,7 +69,9 @@ def test_interrupted_step_leaves_only_complete_files(step, sig, graphs, tmp_path
     if step == "build" and not core.HAS_TRT_RTX: pytest.skip("TensorRT-RTX is not installed: no engine build to interrupt")
     args, folder = command(step, graphs, tmp_path / "work")
     folder.mkdir(parents=True, exist_ok=True)
-    result, pid = interrupt(args, folder, sig)
+    for attempt in range(3):  # a SIGKILL can land just after a short write was renamed into place (seen under load): catch another write
+        result, pid = interrupt(args, folder, sig)
+        if sig != signal.SIGKILL or partials(folder): break
     check_complete(tmp_path / "work")
     if sig == signal.SIGINT:
         assert (result.returncode, result.stderr.strip().splitlines()[-1]) == (130, f"autovoice-trt {step}: interrupted"), result.stderr[-500:]
