@@ -20,7 +20,8 @@ def cmd_convert(args)->int:
     from autovoice_trt.converter import SingingVoiceConverter, read_conversion_request
     config = load_config(args.config)
     request = read_conversion_request(args.source, args.output, args.speaker, config, args.pitch_shift, args.temperature, args.seed, args.output_sample_rate)
-    default = ("fp32" if args.torch_variant is None or "fp32" in args.torch_variant.split() else "fp16") if args.backend == "torch" else config.tensorrt.voice_conversion.precision
+    from autovoice_trt.backends.pytorch import variant_precision
+    default = (variant_precision(args.torch_variant) if args.torch_variant else "fp32") if args.backend == "torch" else config.tensorrt.voice_conversion.precision
     svc = SingingVoiceConverter(config, weights=args.weights)
     runners = svc.runners(args.backend, args.precision or default, args.onnx_dir, args.engine_dir, args.device, args.torch_variant)
     written, timing = svc.convert_request(request, runners, progress=True)

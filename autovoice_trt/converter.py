@@ -19,7 +19,7 @@ from .config import COMPONENTS, Config, load_config, profile_overrides
 from .audio.io import AUDIO_FORMATS, check_not_silent, check_sample_rate, load_audio, write_audio
 from .models.voice_model import VoiceModel, load_speaker_embedding
 from .backends.base import Runner, active
-from .backends.pytorch import TORCH_VARIANTS, torch_runners
+from .backends.pytorch import TORCH_VARIANTS, torch_runners, variant_precision
 from .pipeline import STAGES, check_conversion_options, check_source, convert_inputs, prepare_inputs
 from .graphs.folder import GraphFolder, export_graphs, repair_command
 from .graphs.fp16 import convert_fp16
@@ -60,8 +60,8 @@ def runners(self:SingingVoiceConverter, backend:str="torch", # torch | onnxrunti
     if backend == "torch":
         if precision not in ("fp32", "fp16"): raise AutovoiceError(f"precision: the torch backend runs fp32 or fp16, got {precision!r}; int8 runs on onnxruntime or tensorrt")
         variant = torch_variant or ("eager fp32" if precision == "fp32" else "autocast fp16")
-        if variant in TORCH_VARIANTS and ("fp32" if "fp32" in variant.split() else "fp16") != precision:
-            raise AutovoiceError(f"torch variant {variant!r}: it computes {'fp16' if precision == 'fp32' else 'fp32'}, the precision asked is {precision}")
+        if variant in TORCH_VARIANTS and variant_precision(variant) != precision:
+            raise AutovoiceError(f"torch variant {variant!r}: it computes {variant_precision(variant)}, the precision asked is {precision}")
         return self.torch_runners(device, variant)
     if backend == "onnxruntime":
         if onnx_dir is None: raise AutovoiceError(f"onnx_dir: the onnxruntime backend needs the graph folder (`{repair_command('export', 'DIR')}` writes one)")

@@ -16,7 +16,7 @@ from .base import Runner
 
 # %% auto #0
 __all__ = ['FP32_MODULES', 'TORCH_VARIANTS', 'TorchRunner', 'AutocastRunner', 'ChannelsLastConv1d', 'channels_last_convs_',
-           'fp16_weights_', 'FastRunner', 'torch_runners']
+           'fp16_weights_', 'FastRunner', 'variant_precision', 'torch_runners']
 
 # %% ../../nbs/21_torch.ipynb #5261ee39
 class TorchRunner(Runner):
@@ -211,6 +211,10 @@ TORCH_VARIANTS = {  # name -> (runner class, options); "fp16" alone is the whole
     "channels-last fp16": (FastRunner, dict(compile=False)), "fast fp16": (FastRunner, {}),
     "fast fp16 max-autotune": (FastRunner, dict(compile_mode="max-autotune-no-cudagraphs")),
 }
+
+def variant_precision(variant:str)->str: # fp32 | fp16
+    "What a `TORCH_VARIANTS` entry computes: its name says fp32 or fp16."
+    return "fp32" if "fp32" in variant.split() else "fp16"
 
 def torch_runners(modules:Mapping[str, torch.nn.Module], # component -> module (`VoiceModel.export_modules()`)
                   contracts:Mapping[str, ComponentContract], # component -> contract

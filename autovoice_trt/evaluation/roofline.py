@@ -15,7 +15,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from ..core import AutovoiceError
 from ..config import COMPONENTS
-from ..backends.pytorch import FP32_MODULES
+from ..backends.pytorch import FP32_MODULES, variant_precision
 from .benchmark import ModelPipeline, benchmark_feeds, pipeline_contract, time_calls
 
 # %% auto #0
@@ -131,8 +131,6 @@ def model_work(svc, # a `SingingVoiceConverter`
     return work
 
 # %% ../../nbs/67_gpu_speed.ipynb #95a1c14c
-def _precision_of(variant:str)->str: return "fp32" if variant.endswith("fp32") else "fp16"
-
 def roofline_table(rows:Sequence[Mapping], # `benchmark_torch` rows with "seconds" (one run: the baseline is in the same rows)
                    svc, # the `SingingVoiceConverter` whose model was timed
                    ceilings:Mapping[str, float], # measured in that run
@@ -143,7 +141,7 @@ def roofline_table(rows:Sequence[Mapping], # `benchmark_torch` rows with "second
     base = {(r["seconds"], r["batch"], r["component"]): r["p50_ms"] for r in rows if r["variant"] == baseline and "p50_ms" in r}
     for r in rows:
         if "p50_ms" not in r: continue
-        key = (r["seconds"], r["batch"], _precision_of(r["variant"]))
+        key = (r["seconds"], r["batch"], variant_precision(r["variant"]))
         if r["seconds"] not in feeds: feeds[r["seconds"]] = benchmark_feeds(svc, r["seconds"], 1)
         if key not in works: works[key] = model_work(svc, feeds[r["seconds"]], r["batch"], key[2])
         roof = roofline_row(works[key][r["component"]], r["p50_ms"], ceilings, key[2])
