@@ -17,8 +17,9 @@ DEFAULT_CONFIG_PATH = Path(str(importlib.resources.files("autovoice_trt")))/"def
 
 # %% auto #0
 __all__ = ['DEFAULT_CONFIG_PATH', 'COMPONENTS', 'ModelConfig', 'ConversionConfig', 'CalibrationConfig', 'ShapeRange',
-           'VoiceConversionTRTConfig', 'TensorRTConfig', 'Config', 'ComponentContract', 'component_contracts',
-           'validate_profile', 'load_config', 'config_to_dict', 'config_hash', 'profile_overrides']
+           'VoiceConversionTRTConfig', 'TensorRTConfig', 'ServingConfig', 'Config', 'ComponentContract',
+           'component_contracts', 'validate_profile', 'load_config', 'config_to_dict', 'config_hash',
+           'profile_overrides']
 
 # %% ../nbs/01_config.ipynb #d48704aa
 @dataclass
@@ -60,8 +61,11 @@ class ConversionConfig:
 
 @dataclass
 class CalibrationConfig:
-    "INT8 calibration settings (SPEC s.2): method, how much data, and where the cache lives."
-    method:Literal["entropy", "percentile", "minmax"]; percentile:float; samples:int
+    "INT8 calibration settings (SPEC s.2): method, how much data, where the cache lives, the entropy search and where Q/DQ goes."
+    method:Literal["auto", "entropy", "percentile", "minmax"]; percentile:float; samples:int
+    entropy_bins:int; entropy_quantized_bins:int # the entropy search: histogram bins, and the int8 bins each candidate is folded into
+    quantize_outputs:bool # Q/DQ on convolution and matmul outputs too (ONNX Runtime's default); false: inputs and weights only
+    target_snr_db:float # the fallback search keeps groups fp32 until a component's validation SNR reaches this (plus a 2 dB margin)
     cache_path:str; seed:int
 
 # %% ../nbs/01_config.ipynb #e5931481
@@ -90,9 +94,15 @@ class TensorRTConfig:
     voice_conversion:VoiceConversionTRTConfig
 
 @dataclass
+class ServingConfig:
+    "`autovoice-trt serve` (PyTriton) and the Triton model repository: the model's name, where it listens, dynamic batching, the longest request."
+    model_name:str; address:str; http_port:int; grpc_port:int; metrics_port:int
+    max_batch_size:int; max_queue_delay_us:int; max_request_seconds:float
+
+@dataclass
 class Config:
     "The whole configuration."
-    model:ModelConfig; conversion:ConversionConfig; tensorrt:TensorRTConfig
+    model:ModelConfig; conversion:ConversionConfig; tensorrt:TensorRTConfig; serving:ServingConfig
 
 # %% ../nbs/01_config.ipynb #2f013999
 def _type_name(tp)->str: return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
@@ -236,8 +246,8 @@ def config_to_dict(cfg:Config)->dict:
     return dataclasses.asdict(cfg)
 
 def config_hash(cfg:Config)->str:
-    "sha256 of the config's canonical JSON: engines and graphs record it to detect a changed config."
-    return sha256_json(config_to_dict(cfg))
+    "sha256 of the config's canonical JSON without `serving` (where a server listens changes no graph or engine): graphs and engines record it to detect a changed config."
+    return sha256_json({k: v for k, v in config_to_dict(cfg).items() if k != "serving"})
 
 # %% ../nbs/01_config.ipynb #b07add28
 def profile_overrides(max_seconds:float, # the longest audio one chunk may hold

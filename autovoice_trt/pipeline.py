@@ -21,7 +21,7 @@ from .models.voice_model import check_speaker_embedding
 # %% auto #0
 __all__ = ['PITCH_SHIFT_RANGE', 'SEED_RANGE', 'TEMPERATURE_RANGE', 'STAGES', 'ConversionInputs', 'check_conversion_options',
            'check_source', 'prepare_inputs', 'ChunkPlan', 'plan_chunks', 'frame_limits', 'chunk_feed',
-           'build_conditioning', 'run_chain', 'stage_feeds', 'convert_inputs']
+           'build_conditioning', 'run_chain', 'stage_feeds', 'convert_inputs', 'batch_limit', 'convert_batch']
 
 # %% ../nbs/25_pipeline.ipynb #fc7e4aa3
 @dataclass
@@ -248,6 +248,14 @@ def _cross_fade(out:np.ndarray, wave:np.ndarray, start_sample:int, overlap:int):
     out[a + overlap:a + len(wave)] = wave[overlap:]
 
 # %% ../nbs/25_pipeline.ipynb #710a9abe
+def _match_loudness(out:np.ndarray, source:np.ndarray, hop:int, timing:dict)->np.ndarray:
+    "Cut `out` to the source's length and give it the source's loudness contour (frame RMS), clipped to [-1, 1]."
+    t0 = time.perf_counter()
+    out = out[: len(source)]
+    gain = _envelope(source, hop) / np.maximum(_envelope(out, hop), 1e-4)
+    timing["loudness"] = timing.get("loudness", 0.0) + time.perf_counter() - t0
+    return np.clip(out * gain, -1.0, 1.0).astype(np.float32)
+
 def convert_inputs(runners:Mapping[str, Any], # stage -> runner
                    inputs:ConversionInputs, # the prepared utterance
                    model:ModelConfig, conversion:ConversionConfig,
@@ -268,9 +276,40 @@ def convert_inputs(runners:Mapping[str, Any], # stage -> runner
         _, wave = run_chain(runners, chunk_feed(inputs, start, stop, min_frames, model), timing)
         wave = wave.float().cpu().numpy().reshape(-1)[: (stop - start) * hop]
         _cross_fade(out, wave, start * hop, plan.overlap_frames * hop if i > 0 else 0)
-    t0 = time.perf_counter()
-    out = out[: len(inputs.audio_out)]
-    gain = _envelope(inputs.audio_out, hop) / np.maximum(_envelope(out, hop), 1e-4)
-    timing["loudness"] = timing.get("loudness", 0.0) + time.perf_counter() - t0
     timing["chunks"] = len(plan.chunks)
-    return np.clip(out * gain, -1.0, 1.0).astype(np.float32)
+    return _match_loudness(out, inputs.audio_out, hop, timing)
+
+# %% ../nbs/25_pipeline.ipynb #0c6da902
+def batch_limit(runners:Mapping[str, Any], contracts:Mapping[str, ComponentContract], profiles:Mapping[str, Mapping[str, ShapeRange]])->int:
+    "The largest batch every stage's optimization profile takes (a runner's own `profile` wins, as in `frame_limits`)."
+    limit = 10**9
+    for name in COMPONENTS:
+        profile = getattr(runners[name], "profile", None) or profiles[name]
+        for spec in contracts[name].inputs:
+            if spec.dims and spec.dims[0] == "batch": limit = min(limit, profile[spec.name].max[0])
+    return limit
+
+def convert_batch(runners:Mapping[str, Any], # stage -> runner
+                  batch:Sequence[ConversionInputs], # prepared utterances
+                  model:ModelConfig, conversion:ConversionConfig,
+                  contracts:Mapping[str, ComponentContract], profiles:Mapping[str, Mapping[str, ShapeRange]],
+                  timing:dict|None=None, # adds seconds per stage and "loudness"; "batches": the chain runs with more than one utterance
+                 )->list[np.ndarray]: # float32 audio per utterance, in order
+    "Convert utterances together: one chain run per group of one frame count that fits one chunk (up to `batch_limit`), the rest by `convert_inputs`."
+    timing = timing if timing is not None else {}
+    min_frames, max_frames = frame_limits(runners, contracts, profiles, model)
+    limit, hop = batch_limit(runners, contracts, profiles), model.hop_samples
+    out:list[np.ndarray|None] = [None] * len(batch)
+    groups:dict[int, list[int]] = {}
+    for i, u in enumerate(batch):
+        if u.n_frames <= max_frames: groups.setdefault(u.n_frames, []).append(i)
+        else: out[i] = convert_inputs(runners, u, model, conversion, contracts, profiles, timing)
+    for n, members in groups.items():
+        for k in range(0, len(members), limit):
+            part = members[k:k + limit]
+            feeds = [chunk_feed(batch[i], 0, n, min_frames, model) for i in part]
+            _, waves = run_chain(runners, {key: torch.cat([f[key] for f in feeds]) for key in feeds[0]}, timing)
+            timing["batches"] = timing.get("batches", 0) + (len(part) > 1)
+            for i, wave in zip(part, waves.float().cpu().numpy().reshape(len(part), -1)):
+                out[i] = _match_loudness(wave[: n * hop], batch[i].audio_out, hop, timing)
+    return out

@@ -2,7 +2,7 @@
 # The project's one test command (README, .ci/run). Stages:
 #   1. notebooks are clean and the generated modules are in step (nbdev_clean / nbdev_export change nothing)
 #   2. nbdev_test: every notebook, top to bottom (cells flagged slow / cuda / trt are skipped here)
-#   3. pytest tests/
+#   3. pytest tests/ (the serving tests start the server from .venv-serve, which tools/serve_env.sh makes when missing)
 #   4. the docs, offline: nbdev_proc_nbs (a no-op `quarto` first on PATH: quarto cannot be installed here),
 #      then jupyter nbconvert --to html into _site/
 set -euo pipefail
@@ -43,6 +43,8 @@ echo "nbdev_test took $((SECONDS-start)) s"
 passed=$((passed+1))
 
 echo "== 3/4 pytest"
+# tests/test_serving.py runs `autovoice-trt serve` from its own venv (PyTriton pins numpy<2): made once, kept after
+bash tools/serve_env.sh
 python -m pytest -q tests
 passed=$((passed+1))
 

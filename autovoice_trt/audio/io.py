@@ -122,10 +122,11 @@ _WAV_DATA_SIZE = re.compile(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTI
 def check_duration(seconds:float, # the audio's length
                    max_seconds:float, # the longest taken (config conversion.max_source_seconds)
                    name:str="audio", # what it is (a file name), for the message
+                   key:str="conversion.max_source_seconds", # the config key that sets the limit
                   )->float: # `seconds`
     "Refuse audio longer than `max_seconds`, naming the config key that sets the limit."
     if seconds > max_seconds:
-        raise AutovoiceError(f"{name}: expected at most {max_seconds:g} s (config conversion.max_source_seconds), "
+        raise AutovoiceError(f"{name}: expected at most {max_seconds:g} s (config {key}), "
                              f"got {seconds:.1f} s; cut it into parts or raise the limit")
     return seconds
 

@@ -160,7 +160,8 @@ def plot_snr(rows:Sequence[Mapping], # `accuracy_rows`
     for i, v in enumerate(variants):
         snr = [next((r["snr_db"] for r in rows if (r["component"], r["output"]) == k and r["variant"] == v), np.nan) for k in keys]
         ax.bar(np.arange(len(keys)) + i * width, np.clip(snr, 0, 120), width, label=v)
-    for y, label in ((40, "fp16 gate"), (20, "int8 gate")): ax.axhline(y, ls="--", lw=1, color="k"); ax.text(len(keys) - 0.5, y + 1, label, fontsize=7)
+    for y, label in ((GATES["fp16_component"].min_snr_db, "fp16 gate"), (GATES["int8_component"].min_snr_db, "int8 gate")):
+        ax.axhline(y, ls="--", lw=1, color="k"); ax.text(len(keys) - 0.5, y + 1, label, fontsize=7)
     ax.set_xticks(np.arange(len(keys)) + width * (len(variants) - 1) / 2, [f"{c}\n{o}" if c == "end_to_end" else c for c, o in keys], fontsize=7)
     ax.set_ylabel("SNR vs torch fp32 (dB, worst clip)"); ax.legend(fontsize=7, ncol=3)
     return fig

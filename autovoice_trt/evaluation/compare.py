@@ -162,8 +162,8 @@ GATES = {  # SPEC s.4: a test or the benchmark fails below these
     "onnxruntime_fp32_end_to_end": Gate("ONNX Runtime fp32, end to end (log-mel)", min_snr_db=60.0),
     "fp16_component": Gate("fp16, per component", min_snr_db=40.0),
     "fp16_end_to_end": Gate("fp16, end to end (mel)", min_snr_db=35.0),
-    "int8_component": Gate("int8, per component", min_snr_db=20.0),
-    "int8_end_to_end": Gate("int8, end to end (mel)", min_snr_db=25.0),
+    "int8_component": Gate("int8, per component", min_snr_db=22.0),  # SPEC s.4 says 20 dB; raised (issue 15): the least held with the fallback was 24.4 dB (vocoder, trained weights, 39_int8_calibrate) and 24.5 dB in 60_accuracy's smaller calibration
+    "int8_end_to_end": Gate("int8, end to end (mel)", min_snr_db=35.0),  # SPEC s.4 says 25 dB; raised (issue 15): 38.7 dB held (trained weights, 39_int8_calibrate)
 }
 SEED_TARGETS = {  # SPEC s.4: the seed's targets, reported pass / fail, never gating
     "fp16": Gate("seed target fp16", min_snr_db=60.0, max_abs=1e-3, max_rmse=1e-4),

@@ -12,15 +12,15 @@ import numpy as np
 import onnx
 
 from ... import core
-from ...core import AutovoiceError, check_output_dir, sha256_file, write_json_atomic
+from ...core import AutovoiceError, check_output_dir, sha256_file
 from ...config import Config, load_config
 from ...models.voice_model import VoiceModel
 from ..export import weights_sha256
 from ..folder import GraphFolder, check_components
 from .data import CalibrationLoader, audio_clips, synthetic_clips
-from .cache import QUANT_OPS, CalibrationCache
+from .cache import METHODS, QUANT_OPS, CalibrationCache, method_options
 from .quantize import quantize_int8, quantize_weights_int8
-from .fallback import fallback_path, read_fallback, search_fallback
+from .fallback import choose_method, fallback_path, read_fallback, search_fallback, write_fallback
 from ...backends.tensorrt_build import capturing_logger, parse_onnx
 
 # %% auto #0
@@ -40,7 +40,7 @@ def calibrate(onnx_dir:str|Path, # a graph folder written by `export`: the int8 
               seconds:float=2.0, # clip length (synthetic clips; folder clips are cropped to it)
               components:Sequence[str]|None=None, # subset of COMPONENTS
               fallback:bool=True, # search (or reuse) the fallback per component
-              validation_clips:int=1, # synthetic validation clips for the fallback search
+              validation_clips:int=2, # synthetic validation clips for the method choice and the fallback search
              )->dict: # report: per component, files, cache reused or why not, fallback groups, SNRs; also `int8.json`
     "Calibrate the exported graphs and write int8 Q/DQ graphs (with fallback), weight-only int8 graphs and the cache."
     t0 = time.perf_counter()
@@ -57,8 +57,9 @@ def calibrate(onnx_dir:str|Path, # a graph folder written by `export`: the int8 
         raise AutovoiceError(f"seconds: expected a clip length in (0, {longest:g}] s (the profiles' longest audio), got {seconds!r}")
     if audio_dir is not None: clips, fingerprint = audio_clips(audio_dir, samples, seconds)
     else: clips, fingerprint = synthetic_clips(samples, seconds, settings.seed, cfg.model.output_sample_rate_hz)
-    store = CalibrationCache(Path(cache) if cache is not None else output_dir/settings.cache_path, settings.method, fingerprint,
-                             settings.percentile, owned=cache is None).check(sources)
+    methods = list(METHODS) if settings.method == "auto" else [settings.method]
+    store = CalibrationCache(Path(cache) if cache is not None else output_dir/settings.cache_path, fingerprint, method_options(settings),
+                             owned=cache is None).check(sources, methods)
     svc = VoiceModel(cfg, weights=weights if weights is not None else folder.manifest.get("weights"))
     modules = svc.export_modules()
     for name in wanted:
@@ -67,30 +68,40 @@ def calibrate(onnx_dir:str|Path, # a graph folder written by `export`: the int8 
     loader = CalibrationLoader(svc, clips, fingerprint, progress)
     store.path.parent.mkdir(parents=True, exist_ok=True)
     validation = None
-    report:dict[str, Any] = {"method": settings.method, "data": fingerprint, "cache": str(store.path), "graphs": {}}
+    def validation_feeds(name):
+        nonlocal validation
+        if validation is None:
+            v_clips, v_print = synthetic_clips(validation_clips, seconds, VALIDATION_SEED, cfg.model.output_sample_rate_hz, voice_offset=1)
+            validation = CalibrationLoader(svc, v_clips, v_print, progress=False)
+        return validation.component(name)
+    placement = settings.quantize_outputs
+    report:dict[str, Any] = {"method": settings.method, "quantize_outputs": placement, "data": fingerprint, "cache": str(store.path), "graphs": {}}
     steps = core.progress_bar(wanted, "int8 graphs", "graph", progress)
     for name in steps:
         source = sources[name]
         steps.set_postfix_str(f"{name}: ranges")
-        ranges = store.ranges(name, source, lambda: loader.reader(name), progress)
+        by_method = {m: store.ranges(name, source, m, lambda: loader.reader(name), progress) for m in methods}
         fallback_file = fallback_path(output_dir, name)
-        nodes, search = [], None
-        if fallback:
-            if store.reused[name] and fallback_file.is_file(): nodes = read_fallback(fallback_file)
-            else:
-                if validation is None:
-                    v_clips, v_print = synthetic_clips(validation_clips, seconds, VALIDATION_SEED, cfg.model.output_sample_rate_hz, voice_offset=1)
-                    validation = CalibrationLoader(svc, v_clips, v_print, progress=False)
+        reused = all(store.reused[(name, m)] for m in methods)
+        record = read_fallback(fallback_file) if reused and fallback and fallback_file.is_file() else None
+        if record is not None and (record["method"] not in methods or record["quantize_outputs"] != placement or record["target_snr_db"] != settings.target_snr_db): record = None
+        method, method_snr, search = methods[0], None, None
+        with tempfile.TemporaryDirectory(prefix="autovoice-int8-") as tmp:
+            if record is not None: method = record["method"]
+            elif len(methods) > 1:
+                steps.set_postfix_str(f"{name}: method")
+                method, method_snr = choose_method(source, name, by_method, validation_feeds(name), tmp, placement)
+            if fallback and record is None:
                 steps.set_postfix_str(f"{name}: fallback search")
-                with tempfile.TemporaryDirectory(prefix="autovoice-fallback-") as tmp:
-                    search = search_fallback(source, name, ranges, settings.method, validation.component(name), tmp, progress=progress)
-                nodes = search["nodes"]
-            write_json_atomic(fallback_file, nodes)
+                search = search_fallback(source, name, by_method[method], method, validation_feeds(name), tmp, settings.target_snr_db, progress=progress, quantize_outputs=placement)
+        nodes = record["nodes"] if record is not None else search["nodes"] if search else []
+        if fallback: write_fallback(fallback_file, method, placement, nodes, settings.target_snr_db)
         steps.set_postfix_str(f"{name}: int8 graphs")
-        int8_path = quantize_int8(source, output_dir/f"{name}.int8.onnx", ranges, settings.method, nodes_to_exclude=nodes, component=name)
+        int8_path = quantize_int8(source, output_dir/f"{name}.int8.onnx", by_method[method], method, nodes_to_exclude=nodes, component=name, quantize_outputs=placement)
         weights = quantize_weights_int8(source, output_dir/f"{name}.int8_weights.onnx", component=name)
         report["graphs"][name] = {"file": int8_path.name, "sha256": sha256_file(int8_path), "source_sha256": sha256_file(source),
-                                  "weights_file": f"{name}.int8_weights.onnx", "weights_sha256": sha256_file(output_dir/f"{name}.int8_weights.onnx"), "weight_bytes": weights, "cache_reused": store.reused[name],
+                                  "weights_file": f"{name}.int8_weights.onnx", "weights_sha256": sha256_file(output_dir/f"{name}.int8_weights.onnx"), "weight_bytes": weights,
+                                  "cache_reused": reused, "method": method, "method_snr_db": method_snr,
                                   "fallback_file": fallback_file.name if fallback else None, "fallback_nodes": nodes,
                                   "fallback_groups": search["groups"] if search else None,
                                   "validation_snr_db": {"all_int8": search["snr_db_before"], "with_fallback": search["snr_db_after"]} if search else None,

@@ -108,6 +108,7 @@ class ComponentDataReader:
         self.position += 1
         return self.feeds[self.position - 1]
     def rewind(self): self.position = 0
+    def get_first(self)->dict: return self.feeds[0] # NVIDIA ModelOpt's readers have it (its quantizer reads the input shapes from it)
     def __iter__(self)->Iterator[dict]: return iter(self.get_next, None)
     def __len__(self)->int: return len(self.feeds)
 

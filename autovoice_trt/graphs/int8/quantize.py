@@ -46,6 +46,7 @@ def quantize_int8(onnx_path:str|Path, # the fp32 graph
                   nodes_to_exclude:Sequence[str]=(), # kept fp32 (fallback; `ALWAYS_FP32` is added)
                   nodes_to_quantize:Sequence[str]|None=None, # quantize only these (None: every `QUANT_OPS` node)
                   component:str|None=None, # for `ALWAYS_FP32` (default: the graph file's stem)
+                  quantize_outputs:bool=False, # Q/DQ on the outputs of `QUANT_OPS` too; False: their inputs and weights only (TensorRT's placement)
                  )->Path:
     "Write a symmetric int8 Q/DQ graph of `onnx_path` with per-channel weights and fp32 biases."
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
@@ -56,7 +57,8 @@ def quantize_int8(onnx_path:str|Path, # the fp32 graph
                             per_channel=True, activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
                             nodes_to_exclude=exclude, nodes_to_quantize=list(nodes_to_quantize) if nodes_to_quantize else None,
                             calibrate_method=_method(method), calibration_cache_path=_ort_cache_file(ranges, method, Path(tmp)/"ranges.json"),
-                            extra_options={"ActivationSymmetric": True, "WeightSymmetric": True, "QuantizeBias": False})
+                            extra_options={"ActivationSymmetric": True, "WeightSymmetric": True, "QuantizeBias": False,
+                                           "OpTypesToExcludeOutputQuantization": [] if quantize_outputs else list(QUANT_OPS)})
     return Path(output_path)
 
 # %% ../../../nbs/37_int8_quantize.ipynb #2f7a4afc
