@@ -202,7 +202,8 @@ def test_mypy_with_the_stubs_catches_removed_apis(stubs, tmp_path):
 
 
 REMOVED = [r"get_binding", r"binding_is_input", r"execute_async_v2", r"execute_v2\(", r"set_binding_shape", r"num_bindings",
-           r"max_workspace_size", r"\.build_engine\(", r"STRICT_TYPES", r"EXPLICIT_BATCH", r"max_batch_size"]
+           r"max_workspace_size", r"\.build_engine\(", r"STRICT_TYPES", r"EXPLICIT_BATCH",
+           r"\.max_batch_size\s*=[^=]"]  # TensorRT 7's builder.max_batch_size = N; Triton's max_batch_size (serving) is another thing
 
 
 def test_removed_tensorrt_apis_never_appear_in_the_package():
@@ -212,5 +213,6 @@ def test_removed_tensorrt_apis_never_appear_in_the_package():
 
 
 def test_the_removed_api_grep_finds_them(tmp_path):
-    text = "ctx.execute_async_v2(bindings, stream)\nengine.get_binding_shape(0)\nbuilder.build_engine(network, config)\n"
-    assert [p for p in REMOVED if re.search(p, text)] == [r"get_binding", r"execute_async_v2", r"\.build_engine\("]
+    text = "ctx.execute_async_v2(bindings, stream)\nengine.get_binding_shape(0)\nbuilder.build_engine(network, config)\nbuilder.max_batch_size = 4\n"
+    assert [p for p in REMOVED if re.search(p, text)] == [r"get_binding", r"execute_async_v2", r"\.build_engine\(", r"\.max_batch_size\s*=[^=]"]
+    assert not [p for p in REMOVED if re.search(p, "ModelConfig(max_batch_size=4)\nif model.max_batch_size == 4: pass\n")]  # Triton's field
