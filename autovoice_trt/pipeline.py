@@ -92,10 +92,11 @@ def prepare_inputs(audio, # source audio, mono or stereo, any rate
                    seed:int|None=None, # prior noise seed; None: conversion.seed
                    source_f0=None, # f0 in Hz on the frame grid (0 = unvoiced) instead of estimating it
                    timing:dict|None=None, # adds seconds under "resample" and "f0"
+                   source_name:str="source audio", # what the source is (a served tensor's name), for messages
                   )->ConversionInputs:
     "Check and prepare one utterance: resample, f0 and voicing, pitch shift, speaker, prior noise."
     check_conversion_options(pitch_shift, temperature, seed)
-    source, rate = check_source(audio, sample_rate, model, conversion)
+    source, rate = check_source(audio, sample_rate, model, conversion, source_name)
     speaker = check_speaker_embedding(speaker, model.speaker_dim)
     timing = timing if timing is not None else {}
     t0 = time.perf_counter()

@@ -92,11 +92,17 @@ def read_calibration_cache(path:str|Path, # the cache file
                 refuse(f"{method} entry {name!r} is incomplete (expected onnx_sha256 and finite [lowest, highest] per tensor)")
     return cache
 
-def _header_problem(cache:Mapping|None, method:str, options:Mapping, data_fingerprint:Mapping)->str|None:
-    "Why no entry of `cache` can be used for this method, its options and this data (None: entries may be)."
+def _data_problem(cache:Mapping|None, data_fingerprint:Mapping)->str|None:
+    "Why no part of `cache` can be used for this data (None: its methods may be)."
     if cache is None: return "no cache file yet"
     if cache.get("format") != CACHE_FORMAT: return f"cache format {cache.get('format')!r}, this version writes {CACHE_FORMAT!r}"
     if cache.get("data_sha256") != sha256_json(dict(data_fingerprint)): return "the calibration data differ (files, contents or generator seed)"
+    return None
+
+def _header_problem(cache:Mapping|None, method:str, options:Mapping, data_fingerprint:Mapping)->str|None:
+    "Why no entry of `cache` can be used for this method, its options and this data (None: entries may be)."
+    problem = _data_problem(cache, data_fingerprint)
+    if problem is not None: return problem
     block = cache["methods"].get(method)
     if block is None: return f"no {method} ranges in the cache yet"
     if block["options"] != json.loads(json.dumps(dict(options))): return f"{method} options {block['options']}, asked for {dict(options)}"
@@ -138,7 +144,7 @@ class CalibrationCache:
         for component, onnx_path in graphs.items():
             for method in methods:
                 problem = self._problem(component, sha256_file(onnx_path), method)
-                if problem is not None and not problem.startswith(("no ", f"no {method} entry")):
+                if problem is not None and not problem.startswith("no "):  # a missing cache, method or entry may be added
                     raise AutovoiceError(f"calibration cache {str(self.path)!r}: {problem}; it would be overwritten: "
                                          "pass another --cache, or delete it to calibrate afresh")
         return self
@@ -156,7 +162,7 @@ class CalibrationCache:
             return self.cache["methods"][method]["graphs"][component]["ranges"]
         logger.info("calibration cache %s: computing %s %s ranges: %s", self.path, component, method, problem)
         ranges, self.histograms[(component, method)] = calibrate_ranges(onnx_path, reader_fn(), method, self.options[method], progress)
-        if self.cache is None or self.cache.get("format") != CACHE_FORMAT or self.cache.get("data_sha256") != sha256_json(self.fingerprint):
+        if _data_problem(self.cache, self.fingerprint) is not None:
             self.cache = {"format": CACHE_FORMAT, "data": self.fingerprint, "data_sha256": sha256_json(self.fingerprint), "methods": {}}  # a fresh cache for this data
         block = self.cache["methods"].get(method)
         if block is None or block["options"] != self.options[method]: block = self.cache["methods"][method] = {"options": self.options[method], "graphs": {}}
