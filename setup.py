@@ -25,6 +25,8 @@ requirements = shlex.split(cfg.get('requirements', ''))
 dev_requirements = shlex.split(cfg.get('dev_requirements', ''))
 modelopt_requirements = shlex.split(cfg.get('modelopt_requirements', ''))  # optional: the int8 cross-check, never imported by the package
 serve_requirements = shlex.split(cfg.get('serve_requirements', ''))  # optional: autovoice-trt serve (PyTriton, numpy<2: its own venv)
+gpu_requirements = shlex.split(cfg.get('gpu_requirements', ''))  # optional: ONNX Runtime's CUDA provider (replaces the CPU onnxruntime wheel)
+tensorrt_requirements = shlex.split(cfg.get('tensorrt_requirements', ''))  # optional: full TensorRT; its libraries come from NVIDIA's index
 min_python = cfg['min_python']
 lic = licenses.get(cfg['license'].lower(), (cfg['license'], None))
 
@@ -41,7 +43,8 @@ setuptools.setup(
     include_package_data=True,
     package_data={'autovoice_trt': ['*.yaml', 'weights/*.safetensors']},  # the config defaults and the trained weights (nbs/70_training)
     install_requires=requirements,
-    extras_require={'dev': dev_requirements, 'modelopt': modelopt_requirements, 'serve': serve_requirements},
+    extras_require={'dev': dev_requirements, 'modelopt': modelopt_requirements, 'serve': serve_requirements,
+                    'gpu': gpu_requirements, 'tensorrt': tensorrt_requirements},
     python_requires='>=' + cfg['min_python'],
     long_description=open('README.md', encoding='utf-8').read(),
     long_description_content_type='text/markdown',

@@ -4,15 +4,16 @@
 
 # %% ../nbs/90_cli.ipynb #b752aa25
 from __future__ import annotations
-import argparse, json, logging, sys
+import argparse, json, logging, re, sys
 from pathlib import Path
 
 from .core import AutovoiceError
 
 # %% auto #0
 __all__ = ['add_runner_arguments', 'runners_from_args', 'cmd_convert', 'cmd_train', 'cmd_demo', 'cmd_serve', 'cmd_load_test',
-           'cmd_triton_repository', 'environment_info', 'cmd_info', 'cmd_export', 'cmd_fp16', 'cmd_calibrate',
-           'cmd_build', 'add_benchmark_arguments', 'cmd_benchmark', 'OneLineParser', 'build_parser', 'main']
+           'cmd_triton_repository', 'extras_status', 'environment_info', 'cmd_info', 'cmd_export', 'cmd_fp16',
+           'cmd_calibrate', 'cmd_build', 'add_benchmark_arguments', 'cmd_benchmark', 'OneLineParser', 'build_parser',
+           'main']
 
 # %% ../nbs/90_cli.ipynb #9df40cf4
 def add_runner_arguments(p:argparse.ArgumentParser)->argparse.ArgumentParser:
@@ -118,6 +119,23 @@ def cmd_triton_repository(args)->int:
           f"serve with: tritonserver --model-repository {args.output_dir}")
     return 0
 
+# %% ../nbs/90_cli.ipynb #a20886f5
+def extras_status(dist:str="autovoice_trt")->dict[str, str]:
+    "Each optional extra of the installed package (`pip install -e '.[gpu]'`...): installed, or which of its requirements are missing."
+    import importlib.metadata as md
+    def installed(name):
+        try: md.version(name); return True
+        except md.PackageNotFoundError: return False
+    extras: dict[str, list[str]] = {}
+    for req in md.requires(dist) or []:
+        if (m := re.search(r"""extra\s*==\s*['"]([\w-]+)['"]""", req)):
+            extras.setdefault(m.group(1), []).append(re.match(r"[A-Za-z0-9_.\-]+", req).group(0))
+    status = {f"extra {e}": "installed" if all(map(installed, names)) else "missing " + ", ".join(n for n in names if not installed(n))
+              for e, names in sorted(extras.items())}
+    if installed("onnxruntime") and installed("onnxruntime-gpu"):
+        status["extra gpu"] += " (onnxruntime and onnxruntime-gpu both installed: one overwrote the other; pip uninstall -y onnxruntime onnxruntime-gpu, then pip install onnxruntime-gpu)"
+    return status
+
 # %% ../nbs/90_cli.ipynb #303cc49e
 def environment_info()->dict[str, str]:
     "Versions of the libraries this workbench uses, which TensorRT flavours import, and the GPU."
@@ -135,7 +153,7 @@ def environment_info()->dict[str, str]:
         info[label] = getattr(module, "__version__", "present") if module is not None else "not importable"
     info["gpu"] = (f"{core.torch.cuda.get_device_name(0)} (compute capability {'.'.join(map(str, core.torch.cuda.get_device_capability(0)))})"
                    if core.HAS_CUDA else "none (CUDA not available)")
-    return info
+    return {**info, **extras_status()}
 
 def cmd_info(args)->int:
     "autovoice-trt info"

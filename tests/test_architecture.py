@@ -12,7 +12,7 @@ import yaml
 PACKAGE = Path(__file__).resolve().parents[1]/"autovoice_trt"
 LAYERS = ["core", "config", "audio", "graphs.export", "models", "backends.base", "backends.pytorch", "pipeline", "graphs.folder",
           "backends.onnxruntime", "graphs.fp16", "backends.tensorrt_build", "graphs.int8", "backends.tensorrt10_calibrator", "backends.tensorrt", "converter",
-          "evaluation", "training", "serving", "demo", "cli", "benchmark"]  # lowest first; evaluation.compare is plain metrics, read from anywhere
+          "evaluation", "training", "serving", "demo", "explorer", "cli", "benchmark"]  # lowest first; evaluation.compare is plain metrics, read from anywhere
 
 def _layer(module:str)->int:
     if module == "evaluation.compare": return 0

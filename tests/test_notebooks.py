@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-NBS = sorted((Path(__file__).parent.parent / "nbs").glob("*.ipynb"))
+NBS = sorted((Path(__file__).parent.parent / "nbs").glob("*.ipynb")) + sorted((Path(__file__).parent.parent / "nbs").glob("guides/*.ipynb"))
 IMPORT = re.compile(r"^(import |from \S+ import )")
 FLAGS = {"slow", "cuda", "trt", "notest"}
 

@@ -3,8 +3,9 @@
 #   1. notebooks are clean and the generated modules are in step (nbdev_clean / nbdev_export change nothing)
 #   2. nbdev_test: every notebook, top to bottom (cells flagged slow / cuda / trt are skipped here)
 #   3. pytest tests/ (the serving tests start the server from .venv-serve, which tools/serve_env.sh makes when missing)
-#   4. the docs, offline: nbdev_proc_nbs (a no-op `quarto` first on PATH: quarto cannot be installed here),
-#      then jupyter nbconvert --to html into _site/
+#   4. the docs, offline: nbdev_proc_nbs (with a no-op `quarto`: quarto cannot be installed here), Sphinx + myst-nb
+#      into _site/ (tools/docs.py), then every page opened in headless Chromium (tools/check_site.py; Debian's
+#      `chromium` package, which .ci/run installs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 passed=0
@@ -49,21 +50,8 @@ python -m pytest -q tests
 passed=$((passed+1))
 
 echo "== 4/4 docs (offline)"
-fake_bin=$(mktemp -d)
-printf '#!/bin/sh\nexit 0\n' > "$fake_bin/quarto"; chmod +x "$fake_bin/quarto"
-PATH="$fake_bin:$PATH" nbdev_proc_nbs
-# nbdev marks show_doc cells with a `has_sd` key that nbformat's schema does not allow: drop it so nbconvert validates
-python - <<'PY'
-import glob, json
-for path in glob.glob("_proc/*.ipynb"):
-    nb = json.load(open(path))
-    for cell in nb["cells"]: cell.pop("has_sd", None)
-    json.dump(nb, open(path, "w"), indent=1)
-PY
-rm -rf _site && mkdir -p _site
-jupyter nbconvert --to html --output-dir _site _proc/*.ipynb --log-level WARN
-ls _site/*.html >/dev/null
-echo "docs: $(ls _site/*.html | wc -l) pages in _site/"
+python tools/docs.py
+python tools/check_site.py
 passed=$((passed+1))
 
 echo "stages: $passed passed, 0 failed"

@@ -243,7 +243,9 @@ def open_engine_folder(engine_dir:str|Path, # a folder `build` wrote
     "The graph folder an engine folder's build names, opened with that engine folder."
     engine_dir = Path(engine_dir)
     engines = _read_record(engine_dir/"engines.json", RECORDS["engines"][1], repair_command("build", "DIR", engine_dir, precision or "fp32"), required=True)
-    build = engines.get("builds", {}).get(precision or engines.get("latest"), {})
+    builds = engines.get("builds", {})
+    # a precision never built: the latest build's graph folder, so `engine_build`'s refusal names the real one to build from
+    build = builds.get(precision or engines.get("latest")) or builds.get(engines.get("latest"), {})
     onnx_dir = Path(build.get("onnx_dir", engine_dir/"missing"))
     if (onnx_dir/"manifest.json").is_file(): return GraphFolder(onnx_dir, config, engine_dir)
     logger.warning("engines in %s: their graph folder %s is gone; the engines are checked against their metadata only", engine_dir, onnx_dir)
