@@ -39,6 +39,8 @@ def test_directives_become_tags_and_leave_the_source():
     assert "{target=" not in out and "\n---" not in out and not out.startswith("---")
     assert "](_modules/autovoice_trt/pipeline.py.html#L-86)" in out
     assert '<a id="prepare_inputs"></a>\n\n### prepare_inputs' in out
+    signature = docs.show_doc_anchors("```python\ndef f()->dict: # [`ExplorerResult`](explorer.html#explorerresult)'s fields\n```\n[`f`](x.html)")
+    assert "# ExplorerResult's fields" in signature and signature.endswith("[`f`](x.html)")  # links leave code, stay in prose
 
 @pytest.mark.parametrize("url, page, expected", [
     (DOC + "pipeline.html#prepare_inputs", "fp16", "pipeline.html#prepare_inputs"),       # a documented name: its heading
@@ -59,9 +61,21 @@ def test_leftover_syntax_is_found():
     assert check_site.leftovers('[source](x){target="_blank"}\n#| echo: false\noutput-file: a.html\nIn [3]: x') == \
         ["Quarto link attributes", "a cell directive", "front matter", "an input prompt"]
     assert check_site.leftovers("The pipeline\nprepare_inputs turns a recording into inputs | 3 | 4") == []
+    assert check_site.leftovers("", "| backend | precision |\n| —|—| ") == ["a Markdown table left as text"]
+    assert check_site.leftovers("| a | b |", "backend\tprecision") == []  # a table in a code block, or rendered
 
 def test_site_paths():
     site, base = Path("/s"), "http://127.0.0.1:9/"
     assert check_site.site_path(site, base + "guides/tensorrt.html", base) == Path("/s/guides/tensorrt.html")
     assert check_site.site_path(site, base, base) == Path("/s/index.html")
     assert check_site.site_path(site, "https://example.org/x.html", base) is None
+
+def test_readme_links_stay_in_the_repo():
+    "A clone has only itself: every README link is a relative path that exists (the CPU wheel index is a command, not a link)."
+    import re
+    readme = (ROOT/"README.md").read_text()
+    assert "../shared" not in readme, "README points outside the clone (../shared)"
+    links = re.findall(r"\]\(([^)\s]+)\)", readme)
+    assert links, "README has no links to check"
+    outside = [l for l in links if "://" in l or l.startswith(("..", "/")) or not (ROOT/l.split("#")[0]).exists()]
+    assert outside == []

@@ -23,6 +23,7 @@ LEFTOVERS = {"Quarto link attributes": re.compile(r"\{target=|\{\.[a-z-]+\}"),
              "a cell directive": re.compile(r"^#\| ", re.M),
              "front matter": re.compile(r"^(output-file|description|title): ", re.M),
              "an input prompt": re.compile(r"^In \[\d*\]:", re.M)}
+PROSE_LEFTOVERS = {"a Markdown table left as text": re.compile(r"^\|.*\|[ \t]*$", re.M)}  # outside code blocks
 SCREENSHOTS = {"index.html": "index.png", "pipeline.html": "pipeline.png", "guides/performance.html": "guide_performance.png"}
 SEARCH = ("prepare_inputs", "pipeline.html")  # a query and a page its results must include
 
@@ -31,6 +32,9 @@ PAGE_JS = """() => ({
   links: [...document.querySelectorAll('a[href]')].map(a => a.href),
   ids: [...document.querySelectorAll('[id]')].map(e => e.id).concat([...document.querySelectorAll('a[name]')].map(a => a.name)),
   text: document.body ? document.body.innerText : '',
+  prose: (() => { if (!document.body) return ''; const b = document.body.cloneNode(true);
+                  b.querySelectorAll('pre, code, script, style').forEach(e => e.remove());
+                  document.documentElement.appendChild(b); const t = b.innerText; b.remove(); return t; })(),
   title: document.title,
 })"""
 
@@ -51,9 +55,10 @@ def site_path(site:Path, url:str, base:str)->Path|None:
     return site/(path + "index.html" if path.endswith("/") or not path else path)
 
 
-def leftovers(text:str)->list[str]:
-    "Which Quarto / nbdev syntax is visible in a page's text."
-    return [what for what, pattern in LEFTOVERS.items() if pattern.search(text)]
+def leftovers(text:str, prose:str="")->list[str]:
+    "Which Quarto / nbdev syntax is visible in a page's text (and, in its prose outside code blocks, unrendered Markdown)."
+    return [what for what, pattern in LEFTOVERS.items() if pattern.search(text)] + \
+           [what for what, pattern in PROSE_LEFTOVERS.items() if pattern.search(prose)]
 
 
 def check_site(site:Path, chromium:str)->tuple[dict, list[str]]:
@@ -85,7 +90,7 @@ def check_site(site:Path, chromium:str)->tuple[dict, list[str]]:
             seen[name] = info
             problems += [f"{name}: image does not render: {i['src']}" for i in info["images"] if not i["ok"]]
             if not name.startswith("_modules/"):
-                problems += [f"{name}: {what} visible" for what in leftovers(info["text"])]
+                problems += [f"{name}: {what} visible" for what in leftovers(info["text"], info["prose"])]
             if not info["title"].strip(): problems.append(f"{name}: no <title>")
             if name in SCREENSHOTS: page.screenshot(path=str(shots/SCREENSHOTS[name]))
         missing_shots = [n for n in SCREENSHOTS if n not in seen]

@@ -34,6 +34,8 @@ LINK = re.compile(r"\]\(([^)\s]+)\)")
 SOURCE = re.compile(r"https://github\.com/[^/]+/[^/]+/blob/[^/]+/([^)#\s]+\.py)(?:#L(\d+))?")
 HEADING = re.compile(r"^(#{2,4}) (\S+)$", re.M)
 RULE = re.compile(r"^---[ \t]*$", re.M)
+FENCE = re.compile(r"^```.*?^```", re.M | re.S)
+CODE_LINK = re.compile(r"\[`?([^\]`\n]+)`?\]\([^)\s]*\)")
 DIRECTIVE_TAGS = {"echo: false": "remove-input", "output: false": "remove-output", "include: false": "remove-cell"}
 
 
@@ -135,6 +137,7 @@ def show_doc_anchors(text:str)->str:
     """`### name` headings of show_doc output get an HTML anchor with nbdev's id (the name, lower case); its `---` rule
     goes (docutils allows a transition only between sections, not inside an output)."""
     text = RULE.sub("", text)
+    text = FENCE.sub(lambda m: CODE_LINK.sub(r"\1", m.group(0)), text)  # nbdev links names in signatures' comments: code shows them raw
     return HEADING.sub(lambda m: f'<a id="{html.escape(m.group(2).lower())}"></a>\n\n{m.group(1)} {m.group(2)}', text)
 
 
@@ -198,6 +201,7 @@ copyright = {copyright!r}
 extensions = ["myst_nb"]
 nb_execution_mode = "off"            # the notebooks ran in CI (nbdev_test) and in tools/run_notebooks.py; show their outputs
 nb_output_stderr = "remove"
+nb_render_markdown_format = "myst"  # Markdown outputs (show_doc, markdown_table) parsed as MyST, tables included; the default is plain CommonMark
 myst_enable_extensions = ["colon_fence", "dollarmath"]
 myst_all_links_external = True      # links are already this site's pages (staged): tools/check_site.py opens each in Chromium
 html_theme = "furo"

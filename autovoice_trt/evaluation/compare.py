@@ -220,6 +220,6 @@ def markdown_table(rows:Sequence[Mapping[str, Any]], # the rows, each a dict
     "Render rows as a Markdown table."
     columns = list(columns or (rows[0].keys() if rows else []))
     digits_of = (lambda c: digits.get(c, 4)) if isinstance(digits, Mapping) else (lambda c: digits)
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines = ["| " + " | ".join(str(c).replace("|", "\\|") for c in columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(_cell(r.get(c, ""), digits_of(c)) for c in columns) + " |" for r in rows]
     return MarkdownTable("\n".join(lines))
