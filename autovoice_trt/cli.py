@@ -11,9 +11,9 @@ from .core import AutovoiceError
 
 # %% auto #0
 __all__ = ['add_runner_arguments', 'runners_from_args', 'cmd_convert', 'cmd_train', 'cmd_demo', 'cmd_serve', 'cmd_load_test',
-           'cmd_triton_repository', 'extras_status', 'environment_info', 'cmd_info', 'cmd_export', 'cmd_fp16',
-           'cmd_calibrate', 'cmd_build', 'add_benchmark_arguments', 'cmd_benchmark', 'OneLineParser', 'build_parser',
-           'main']
+           'cmd_triton_repository', 'installed_version', 'extras_status', 'environment_info', 'cmd_info', 'cmd_export',
+           'cmd_fp16', 'cmd_calibrate', 'cmd_build', 'add_benchmark_arguments', 'cmd_benchmark', 'OneLineParser',
+           'build_parser', 'main']
 
 # %% ../nbs/90_cli.ipynb #9df40cf4
 def add_runner_arguments(p:argparse.ArgumentParser)->argparse.ArgumentParser:
@@ -120,12 +120,16 @@ def cmd_triton_repository(args)->int:
     return 0
 
 # %% ../nbs/90_cli.ipynb #a20886f5
+def installed_version(dist:str)->str|None:
+    "The installed version of a distribution, or None."
+    import importlib.metadata as md
+    try: return md.version(dist)
+    except md.PackageNotFoundError: return None
+
 def extras_status(dist:str="autovoice_trt")->dict[str, str]:
     "Each optional extra of the installed package (`pip install -e '.[gpu]'`...): installed, or which of its requirements are missing."
     import importlib.metadata as md
-    def installed(name):
-        try: md.version(name); return True
-        except md.PackageNotFoundError: return False
+    installed = lambda name: installed_version(name) is not None
     extras: dict[str, list[str]] = {}
     for req in md.requires(dist) or []:
         if (m := re.search(r"""extra\s*==\s*['"]([\w-]+)['"]""", req)):
@@ -139,11 +143,8 @@ def extras_status(dist:str="autovoice_trt")->dict[str, str]:
 # %% ../nbs/90_cli.ipynb #303cc49e
 def environment_info()->dict[str, str]:
     "Versions of the libraries this workbench uses, which TensorRT flavours import, and the GPU."
-    import importlib.metadata as md
     from autovoice_trt import core
-    def version(dist):
-        try: return md.version(dist)
-        except md.PackageNotFoundError: return "not installed"
+    version = lambda dist: installed_version(dist) or "not installed"
     info = {"autovoice_trt": version("autovoice_trt"), "python": sys.version.split()[0], "torch": core.torch.__version__,
             "onnx": version("onnx"), "onnxruntime": version("onnxruntime") if version("onnxruntime") != "not installed" else version("onnxruntime-gpu")}
     if core.HAS_ORT:

@@ -15,7 +15,7 @@ from .core import AutovoiceError, atomic_path, write_json_atomic
 from .config import load_config
 from .audio.pitch import estimate_f0
 from .audio.synth import synth_singing
-from .evaluation.quality import QUALITY_GATES, output_quality
+from .evaluation.quality import QUALITY_GATES, output_quality, sings
 from .audio.io import write_audio
 from .models.frontend import output_frontend
 from .converter import SingingVoiceConverter
@@ -43,7 +43,7 @@ def mel_figure(mels:dict[str, np.ndarray], # title -> log-mel [80, N]
             twin = ax.twinx(); track = np.where(f0[title] > 0, f0[title], np.nan)
             twin.plot(np.arange(len(track)) / frame_rate_hz, track, color="cyan", lw=1); twin.set_ylabel("f0 (Hz)")
     axes[-1, 0].set_xlabel("time (s)")
-    fig.colorbar(image, ax=axes[:, 0].tolist(), label="log-mel (natural log)")
+    fig.colorbar(image, ax=axes[:, 0].tolist(), label="log-mel (natural log)", pad=0.1 if f0 else 0.05)  # clear of the f0 axes' labels
     return fig
 
 # %% ../nbs/80_demo.ipynb #352e5364
@@ -152,7 +152,7 @@ def _judged(svc, audio, source, target, pitch_shift)->dict:
     "A conversion's quality (rounded), and whether it meets the pitch and voicing gates."
     q = output_quality(svc, audio, source.audio, target, source.sample_rate_hz, pitch_shift)
     return {k: float(f"{v:.3g}") if k.startswith("flatness") else round(v, 3) for k, v in q.items()} | {
-        "sings": q["f0_median_cents"] < QUALITY_GATES["f0_median_cents"] and q["voicing_agreement"] >= QUALITY_GATES["voicing_agreement"]}
+        "sings": sings(q)}
 
 def demo_report_markdown(summary:dict)->str:
     "The demo's report as Markdown."

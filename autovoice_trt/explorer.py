@@ -25,7 +25,7 @@ from .pipeline import PITCH_SHIFT_RANGE, check_conversion_options, check_source
 from .graphs.folder import PRECISIONS, GraphFolder
 from .converter import SingingVoiceConverter
 from .evaluation.compare import MarkdownTable, log_mel_metrics, markdown_table, output_metrics
-from .evaluation.quality import QUALITY_GATES, output_quality, quality_failures
+from .evaluation.quality import QUALITY_GATES, output_quality, quality_failures, sings
 from .evaluation.suite import prepare_graphs, suite_runners, unavailable
 from .demo import mel_figure
 
@@ -131,9 +131,8 @@ def analyse_conversion(svc:SingingVoiceConverter, # the converter (its front end
     metrics = [log_mel_metrics(reference, output, frontend).row(), output_metrics("waveform", reference, output).row()]
     quality = output_quality(svc, output, source_out, target_emb, rate, pitch_shift)
     failed = quality_failures([quality | {"source": names[0], "target": names[1], "shift": pitch_shift}])
-    sings = quality["f0_median_cents"] < QUALITY_GATES["f0_median_cents"] and quality["voicing_agreement"] >= QUALITY_GATES["voicing_agreement"]
     return {"source_mel": source_mel, "output_mel": output_mel, "frame_rate_hz": m.frame_rate_hz, "source_f0_hz": source_f0,
-            "output_f0_hz": output_f0, "metrics": metrics, "quality": quality | {"sings": sings, "failed_checks": "; ".join(failed) or "-"}}
+            "output_f0_hz": output_f0, "metrics": metrics, "quality": quality | {"sings": sings(quality), "failed_checks": "; ".join(failed) or "-"}}
 
 # %% ../nbs/88_explorer.ipynb #40f95a8f
 @dataclass
@@ -197,8 +196,6 @@ def result_figure(result:ExplorerResult, # from `explore`
     f0_axes[-1].legend(loc="upper right", fontsize=8, facecolor="0.25", labelcolor="white")
     top = max(ax.get_ylim()[1] for ax in f0_axes)
     for ax in f0_axes: ax.set_ylim(0, top)
-    colorbar = next(ax for ax in fig.axes if ax.get_ylabel().startswith("log-mel"))  # moved right, clear of the f0 axis' labels
-    box = colorbar.get_position(); colorbar.set_position([box.x0 + 0.06, box.y0, box.width, box.height])
     return fig
 
 # %% ../nbs/88_explorer.ipynb #aeda6cab

@@ -39,13 +39,6 @@ CODE_LINK = re.compile(r"\[`?([^\]`\n]+)`?\]\([^)\s]*\)")
 DIRECTIVE_TAGS = {"echo: false": "remove-input", "output: false": "remove-output", "include: false": "remove-cell"}
 
 
-def read_settings(root:Path=ROOT)->dict[str, str]:
-    "settings.ini's [DEFAULT] keys (doc_host, doc_baseurl, lib_path, ...)."
-    import configparser
-    cfg = configparser.ConfigParser(); cfg.read(root/"settings.ini")
-    return dict(cfg["DEFAULT"])
-
-
 def sidebar(path:Path)->list[tuple[str|None, list[str]]]:
     "nbs/sidebar.yml as (section title or None, [notebook paths]) in order."
     contents = yaml.safe_load(path.read_text())["website"]["sidebar"]["contents"]
@@ -119,9 +112,9 @@ def documented_anchors(nb:dict)->set[str]:
 
 
 def symbol_sources(root:Path, lib:str)->dict[str, str]:
-    "nbdev's index (`_modidx.py`): each symbol's doc link (`fp16.html#_cast_to`) -> its line in this build's `_modules/`."
-    import ast
-    index = ast.literal_eval((root/lib/"_modidx.py").read_text().split("d = ", 1)[1])
+    "nbdev's index (`<lib>._modidx`): each symbol's doc link (`fp16.html#_cast_to`) -> its line in this build's `_modules/`."
+    import importlib
+    index = importlib.import_module(f"{lib}._modidx").d
     lines: dict[str, list[str]] = {}
     out = {}
     for symbols in index["syms"].values():
@@ -216,8 +209,9 @@ suppress_warnings = ["myst.header"]  # notebooks' headings start at ## under the
 
 def stage(proc:Path, out:Path, nbs:Path, root:Path=ROOT)->dict[str, str]:
     "Write the Sphinx source folder: staged notebooks, index toctrees from the sidebar, conf.py, extra files. Returns notebook -> page."
-    settings = read_settings(root)
-    doc_url = settings["doc_host"].rstrip("/") + settings.get("doc_baseurl", "/")
+    from nbdev.config import get_config
+    settings = get_config(path=root)  # settings.ini, as nbdev reads it
+    doc_url = settings.doc_host.rstrip("/") + (settings.doc_baseurl or "/")
     groups = sidebar(nbs/"sidebar.yml")
     listed = [nb for _, items in groups for nb in items]
     missing = [nb for nb in listed if not (proc/nb).exists()]
@@ -232,7 +226,7 @@ def stage(proc:Path, out:Path, nbs:Path, root:Path=ROOT)->dict[str, str]:
     clashes = sorted({p for p in pages.values() if list(pages.values()).count(p) > 1})
     if clashes: raise SystemExit(f"docs: two notebooks become the page {clashes} (Quarto would overwrite one): rename one")
     documented = {pages[nb]: documented_anchors(notebooks[nb]) for nb in listed}
-    symbols = symbol_sources(root, settings["lib_path"])
+    symbols = symbol_sources(root, settings.lib_name)
     for nb, page in pages.items():
         try: staged = stage_notebook(notebooks[nb], Linker(doc_url, pages, page, documented, symbols))
         except ValueError as e: raise SystemExit(f"docs: {e}") from None
@@ -240,11 +234,10 @@ def stage(proc:Path, out:Path, nbs:Path, root:Path=ROOT)->dict[str, str]:
         dest = out/f"{page}.ipynb"; dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_text(json.dumps(staged, indent=1))
     extra = out/"_extra"; extra.mkdir()
-    module_pages(root/settings["lib_path"], extra)
+    module_pages(settings.lib_path, extra)
     (extra/"favicon.svg").write_text(FAVICON)
     if (nbs/"data").exists(): shutil.copytree(nbs/"data", extra/"data")
-    (out/"conf.py").write_text(CONF.format(project=settings["lib_name"], author=settings["author"],
-                                           copyright=f"{settings['copyright']}"))
+    (out/"conf.py").write_text(CONF.format(project=settings.lib_name, author=settings.author, copyright=settings.copyright))
     return pages
 
 

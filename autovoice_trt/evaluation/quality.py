@@ -18,8 +18,8 @@ from ..models.frontend import output_frontend
 from .compare import log_mel_snr_db
 
 # %% auto #0
-__all__ = ['QUALITY_GATES', 'HELDOUT_QUALITY_SEED', 'HELDOUT_PAIRS', 'spectral_flatness', 'output_quality', 'conversion_quality',
-           'heldout_quality', 'quality_failures', 'resynthesis_metrics', 'vocoder_resynthesis']
+__all__ = ['QUALITY_GATES', 'HELDOUT_QUALITY_SEED', 'HELDOUT_PAIRS', 'spectral_flatness', 'sings', 'output_quality',
+           'conversion_quality', 'heldout_quality', 'quality_failures', 'resynthesis_metrics', 'vocoder_resynthesis']
 
 # %% ../../nbs/62_quality.ipynb #cd0eeceb
 def spectral_flatness(audio:np.ndarray, # mono float audio
@@ -37,6 +37,10 @@ def spectral_flatness(audio:np.ndarray, # mono float audio
 
 # %% ../../nbs/62_quality.ipynb #630ac143
 QUALITY_GATES = {"f0_median_cents": 50.0, "voicing_agreement": 0.90}  # issue 11: f0 within 50 cents, voicing >= 90%
+
+def sings(row:dict)->bool:
+    "Whether an `output_quality` row meets QUALITY_GATES: f0 within the cents of the shifted source, voicing agreeing enough."
+    return row["f0_median_cents"] < QUALITY_GATES["f0_median_cents"] and row["voicing_agreement"] >= QUALITY_GATES["voicing_agreement"]
 
 def _log_mel(audio:np.ndarray, frontend)->torch.Tensor:
     with torch.inference_mode(): return frontend(torch.from_numpy(np.ascontiguousarray(audio, np.float32))[None])[0]
