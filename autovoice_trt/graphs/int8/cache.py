@@ -4,7 +4,7 @@
 
 # %% ../../../nbs/36_int8_cache.ipynb #3353fccd
 from __future__ import annotations
-import json, math, tempfile
+import functools, json, math, tempfile
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -16,8 +16,46 @@ from .data import ComponentDataReader
 QUANT_OPS = ("Conv", "ConvTranspose", "MatMul", "Gemm")  # what int8 computes; everything else stays fp32
 
 # %% auto #0
-__all__ = ['QUANT_OPS', 'CACHE_FORMAT', 'METHODS', 'method_options', 'calibrate_ranges', 'read_calibration_cache',
-           'cache_problem', 'CalibrationCache']
+__all__ = ['QUANT_OPS', 'CACHE_FORMAT', 'METHODS', 'entropy_threshold', 'entropy_collector', 'method_options', 'calibrate_ranges',
+           'read_calibration_cache', 'cache_problem', 'CalibrationCache']
+
+# %% ../../../nbs/36_int8_cache.ipynb #e7a1c002
+def entropy_threshold(hist:np.ndarray, # int64 counts of a histogram symmetric about zero (ONNX Runtime's collector)
+                      hist_edges:np.ndarray, # its bin edges
+                      num_quantized_bins:int=128, # int8 levels the window is merged into
+                     )->tuple[np.ndarray, np.ndarray]: # (low, high) edges of the window with the least KL divergence
+    "ONNX Runtime's KL threshold search over `hist` with its per-bin Python loops written as array sums: the same p, q and choice."
+    from onnxruntime.quantization.calibrate import entropy
+    from onnxruntime.quantization.quant_utils import smooth_distribution
+    num_bins, dtype = hist.size, hist_edges.dtype
+    zero, half = num_bins // 2, num_quantized_bins // 2
+    below = np.concatenate([[0], np.cumsum(hist)])  # below[k]: counts in bins [0, k), exact in int64
+    divergence, windows = np.zeros(zero - half + 1), []
+    for i in range(half, zero + 1):
+        start, end = zero - i, min(zero + i + 1, num_bins)
+        windows.append((hist_edges[start], hist_edges[end]))
+        sliced = hist[start:end]
+        p = sliced.copy(); p[0] += below[start]; p[-1] += below[-1] - below[end]  # outliers folded into the end bins
+        merged = sliced.size // num_quantized_bins; used = merged * num_quantized_bins
+        quantized = sliced[:used].reshape(num_quantized_bins, merged).sum(1)
+        quantized[-1] += sliced[used:].sum()
+        norms = (p[:used] != 0).reshape(num_quantized_bins, merged).sum(1)
+        q = np.zeros(p.size, np.int64)  # each quantized bin spread over its non-empty bins, truncated as ONNX Runtime's int64 store does
+        q[:used] = np.repeat(np.where(norms > 0, quantized / np.maximum(norms, 1), 0).astype(np.int64), merged)
+        p, q = smooth_distribution(p), smooth_distribution(q)
+        divergence[i - half] = np.inf if p is None or q is None else np.array(entropy(p, q), dtype=dtype)
+    return windows[int(np.argmin(divergence))]
+
+@functools.cache
+def entropy_collector()->type: # a subclass of ONNX Runtime's `HistogramCollector`
+    "ONNX Runtime's histogram collector with `entropy_threshold` as its search (made on first use: importing onnxruntime writes under ~/.cache)."
+    from onnxruntime.quantization.calibrate import HistogramCollector
+    class EntropyCollector(HistogramCollector):
+        "`HistogramCollector` whose entropy search is `entropy_threshold`, clamped to the observed range as ONNX Runtime clamps it."
+        def get_entropy_threshold(self, histogram, num_quantized_bins):
+            low, high = entropy_threshold(histogram[0], histogram[1], num_quantized_bins)
+            return (histogram[2] if low < histogram[2] else low, histogram[3] if high > histogram[3] else high)
+    return EntropyCollector
 
 # %% ../../../nbs/36_int8_cache.ipynb #8243e029
 CACHE_FORMAT = "autovoice_trt.calibration/2"
@@ -57,6 +95,10 @@ def calibrate_ranges(onnx_path:str|Path, # the fp32 graph
     with tempfile.TemporaryDirectory(prefix="autovoice-calibration-") as tmp:
         calibrator = create_calibrator(Path(onnx_path), list(QUANT_OPS), augmented_model_path=str(Path(tmp)/"augmented.onnx"),
                                        calibrate_method=_method(method), extra_options=dict(options))
+        if method == "entropy":  # the same collector ONNX Runtime would make, with the array-sum search (`entropy_threshold`)
+            calibrator.collector = entropy_collector()(method=calibrator.method, symmetric=calibrator.symmetric, num_bins=calibrator.num_bins,
+                                                       num_quantized_bins=calibrator.num_quantized_bins, percentile=calibrator.percentile,
+                                                       scenario=calibrator.scenario)
         reader.rewind()
         with progress_bar(len(reader), f"{Path(onnx_path).stem} activations", "feed", progress, leave=False) as bar:
             calibrator.collect_data(_Counted(reader, bar))
