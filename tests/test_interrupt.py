@@ -35,7 +35,10 @@ def check_complete(folder: Path):
 
 def interrupt(args: list, folder: Path, sig: int, timeout_s: float = 240.0) -> tuple[subprocess.CompletedProcess, int]:
     "Start `autovoice-trt args`, send `sig` as soon as a temp file of an atomic write appears in `folder`."
-    process = subprocess.Popen(["autovoice-trt", *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # as a command started at a terminal: SIGINT at its default whatever this test inherited (a background job,
+    # `nohup` or `cmd &`, starts with SIGINT ignored, and a Python child keeps an ignored SIGINT ignored)
+    process = subprocess.Popen(["autovoice-trt", *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               stdin=subprocess.DEVNULL, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + timeout_s
     while not partials(folder):
         if process.poll() is not None or time.monotonic() > deadline:
