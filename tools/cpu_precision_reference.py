@@ -1,7 +1,7 @@
 """The precision table of nbs/60_accuracy on the *reference* weights, for the trained-against-reference comparison there.
 Runs `evaluation.accuracy.measure_precision` (the notebook's own function) and writes nbs/data/cpu_precision_reference_weights.json.
 Run from the repo root: python tools/cpu_precision_reference.py"""
-import datetime, json, platform, tempfile
+import argparse, datetime, json, platform, tempfile
 from pathlib import Path
 
 import onnxruntime, torch
@@ -10,6 +10,7 @@ from autovoice_trt.converter import SingingVoiceConverter
 from autovoice_trt.evaluation.accuracy import measure_precision
 
 if __name__ == "__main__":
+    argparse.ArgumentParser(description=__doc__).parse_args()  # no options: --help says what it does
     svc = SingingVoiceConverter(weights="reference")
     with tempfile.TemporaryDirectory() as d: rows, _, _ = measure_precision(svc, d)
     stamp = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), "machine": f"{platform.machine()} {platform.processor()}".strip(),

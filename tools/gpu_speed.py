@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from autovoice_trt.backends.onnxruntime import CUDA_PROVIDER_OPTIONS
 from autovoice_trt.converter import SingingVoiceConverter
 from autovoice_trt.evaluation.benchmark import benchmark_feeds, benchmark_torch, environment_stamp, spin_up_gpu, time_runner
 from autovoice_trt.evaluation.roofline import measure_ceilings
@@ -60,7 +61,6 @@ if args.part == "autotune":
 if args.part == "ort":
     import onnxruntime as ort
     from autovoice_trt.backends.onnxruntime import OnnxRuntimeRunner
-    from autovoice_trt.evaluation.suite import CUDA_PROVIDER_OPTIONS
     from autovoice_trt.graphs.fp16 import convert_fp16
     from autovoice_trt.graphs.folder import GraphFolder
     result["onnxruntime"] = ort.__version__; result["providers_available"] = ort.get_available_providers()

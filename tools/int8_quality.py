@@ -20,7 +20,7 @@ from autovoice_trt.graphs.folder import export_components
 from autovoice_trt.graphs.int8.cache import QUANT_OPS
 from autovoice_trt.graphs.int8.calibrate import calibrate
 from autovoice_trt.graphs.int8.data import CalibrationLoader, synthetic_clips
-from autovoice_trt.graphs.int8.fallback import _ort_outputs, int8_snr_db, node_weight_bytes, quantizable_groups
+from autovoice_trt.graphs.int8.fallback import cpu_outputs, int8_snr_db, node_weight_bytes, quantizable_groups
 from autovoice_trt.graphs.int8.quantize import ALWAYS_FP32
 
 RECIPES = {  # name -> int8_calibration overrides
@@ -91,7 +91,7 @@ for weights, (graph_dir, cfg, svc, loader) in after_runs.items():
     for c in COMPONENTS:
         fallback_nodes = json.loads((graph_dir/f"{c}.int8.fallback.json").read_text())["nodes"]
         feeds = loader.component(c)
-        references = _ort_outputs(graph_dir/f"{c}.onnx", feeds)
+        references = cpu_outputs(graph_dir/f"{c}.onnx", feeds)
         result["modelopt"]["rows"].append({"weights": svc.weights, "component": c, "calibration": "project (after)", "nodes": "project's node set",
                                            "excluded_nodes": len(fallback_nodes) + len(ALWAYS_FP32.get(c, ())), "snr_db": int8_snr_db(graph_dir/f"{c}.int8.onnx", feeds, references),
                                            "bytes": (graph_dir/f"{c}.int8.onnx").stat().st_size})

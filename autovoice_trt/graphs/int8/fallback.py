@@ -18,8 +18,8 @@ from .cache import QUANT_OPS
 from .quantize import ALWAYS_FP32, quantize_int8
 
 # %% auto #0
-__all__ = ['node_group', 'quantizable_groups', 'node_weight_bytes', 'int8_snr_db', 'group_sensitivity', 'choose_method',
-           'fallback_path', 'write_fallback', 'read_fallback', 'search_fallback', 'plot_sensitivity']
+__all__ = ['node_group', 'quantizable_groups', 'node_weight_bytes', 'cpu_outputs', 'int8_snr_db', 'group_sensitivity',
+           'choose_method', 'fallback_path', 'write_fallback', 'read_fallback', 'search_fallback', 'plot_sensitivity']
 
 # %% ../../../nbs/38_int8_fallback.ipynb #8c5a9030
 def node_group(component:str, node_name:str)->str:
@@ -49,7 +49,10 @@ def node_weight_bytes(onnx_path:str|Path)->dict[str, int]:
     return {n.name: sum(sizes.get(i, 0) for i in n.input) for n in model.graph.node}
 
 # %% ../../../nbs/38_int8_fallback.ipynb #1392856c
-def _ort_outputs(onnx_path:Path, feeds:Sequence[Mapping[str, Any]])->list[list[np.ndarray]]:
+def cpu_outputs(onnx_path:Path, # a graph
+                feeds:Sequence[Mapping[str, Any]], # its feeds (numpy arrays or torch tensors)
+               )->list[list[np.ndarray]]: # per feed, the graph's outputs in order
+    "Run a graph on each feed in ONNX Runtime's CPU provider (checked: a GPU build of ONNX Runtime falls back silently)."
     import onnxruntime as ort
     options = ort.SessionOptions(); options.log_severity_level = 3
     session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
@@ -61,7 +64,7 @@ def int8_snr_db(onnx_path:str|Path, # a (partly) quantized graph
                 references:Sequence[Sequence[np.ndarray]], # fp32 outputs on them
                )->float: # SNR in dB of the first output over all feeds (SPEC s.4's definition)
     "SNR of a graph's outputs in ONNX Runtime's CPU provider against fp32 references."
-    outputs = _ort_outputs(Path(onnx_path), feeds)
+    outputs = cpu_outputs(Path(onnx_path), feeds)
     ref = np.concatenate([np.asarray(r[0], np.float64).ravel() for r in references])
     out = np.concatenate([np.asarray(o[0], np.float64).ravel() for o in outputs])
     noise = float(np.mean((ref - out) ** 2))
@@ -76,7 +79,7 @@ def group_sensitivity(onnx_path:str|Path, # the fp32 graph
                      )->list[dict]: # per group: nodes, SNR with only it quantized, its share of the error, its weight bytes; most error per byte first
     "Quantize one group at a time, measure the component's output SNR against fp32, and order the groups by error removed per weight byte kept fp32."
     work_dir, onnx_path = Path(work_dir), Path(onnx_path)
-    references = _ort_outputs(onnx_path, feeds)
+    references = cpu_outputs(onnx_path, feeds)
     weight_bytes = node_weight_bytes(onnx_path)
     rows:list[dict[str, Any]] = []
     for group, nodes in progress_bar(list(quantizable_groups(onnx_path, component).items()), f"{component} sensitivity", "group", progress, leave=False):
@@ -95,7 +98,7 @@ def choose_method(onnx_path:str|Path, # the fp32 graph
                  )->tuple[str, dict[str, float]]: # (the method with the best SNR, method -> SNR of the all-int8 graph)
     "Quantize the whole component with each method's ranges and keep the method whose output is closest to fp32."
     onnx_path = Path(onnx_path)
-    references = _ort_outputs(onnx_path, feeds)
+    references = cpu_outputs(onnx_path, feeds)
     snr = {m: int8_snr_db(quantize_int8(onnx_path, Path(work_dir)/f"{component}.{m}.trial.onnx", r, m, component=component, quantize_outputs=quantize_outputs),
                           feeds, references) for m, r in ranges_by_method.items()}
     return max(snr, key=snr.get), snr
@@ -135,7 +138,7 @@ def search_fallback(onnx_path:str|Path, component:str, ranges:Mapping, method:st
     onnx_path, work_dir = Path(onnx_path), Path(work_dir)
     min_snr_db = GATES["int8_component"].min_snr_db if min_snr_db is None else min_snr_db
     sensitivity = sensitivity if sensitivity is not None else group_sensitivity(onnx_path, component, ranges, method, feeds, work_dir, progress, quantize_outputs)
-    references = _ort_outputs(onnx_path, feeds)
+    references = cpu_outputs(onnx_path, feeds)
     trial = work_dir/f"{component}.trial.onnx"
     quantize = lambda excluded: quantize_int8(onnx_path, trial, ranges, method, nodes_to_exclude=excluded, component=component, quantize_outputs=quantize_outputs)
     excluded, groups = [], []
