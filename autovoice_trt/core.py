@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #45dbd080
 from __future__ import annotations
-import contextlib, hashlib, importlib, importlib.util, json, logging, os, tempfile
+import contextlib, hashlib, importlib, importlib.util, json, logging, os, secrets, tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
@@ -110,12 +110,13 @@ def atomic_path(path:str|Path, # final destination of the file
     if path.is_dir(): raise AutovoiceError(f"output {str(path)!r} is an existing folder: expected a file path")
     folder = check_output_dir(path.parent if str(path.parent) else ".", what=f"output of {path.name}")
     remove_orphaned_partials(folder)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.{os.getpid()}.", suffix=f"{PARTIAL_MARK}{path.suffix}", dir=folder)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    # the name is chosen before the file exists and the file is made inside `try`: an interrupt at any moment
+    # (Ctrl-C lands between any two bytecodes) finds the name known and the cleanup armed
+    tmp = folder/f".{path.stem}.{os.getpid()}.{secrets.token_hex(4)}{PARTIAL_MARK}{path.suffix}"
     try:
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         yield tmp
-        os.chmod(tmp, 0o666 & ~_current_umask())  # mkstemp makes 0600; give the file the mode open() would
+        os.chmod(tmp, 0o666 & ~_current_umask())  # made 0600 above; give the file the mode open() would
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
