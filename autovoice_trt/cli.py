@@ -12,8 +12,8 @@ from .core import AutovoiceError
 # %% auto #0
 __all__ = ['add_runner_arguments', 'runners_from_args', 'cmd_convert', 'cmd_train', 'cmd_demo', 'cmd_serve', 'cmd_load_test',
            'cmd_triton_repository', 'installed_version', 'extras_status', 'environment_info', 'cmd_info', 'cmd_export',
-           'cmd_fp16', 'cmd_calibrate', 'cmd_build', 'add_benchmark_arguments', 'cmd_benchmark', 'OneLineParser',
-           'build_parser', 'main']
+           'cmd_fp16', 'cmd_calibrate', 'cmd_build', 'add_benchmark_arguments', 'benchmark_settings', 'cmd_benchmark',
+           'OneLineParser', 'build_parser', 'main']
 
 # %% ../nbs/90_cli.ipynb #9df40cf4
 def add_runner_arguments(p:argparse.ArgumentParser)->argparse.ArgumentParser:
@@ -251,15 +251,20 @@ def add_benchmark_arguments(p:argparse.ArgumentParser)->argparse.ArgumentParser:
     p.set_defaults(func=cmd_benchmark)
     return p
 
+def benchmark_settings(args:argparse.Namespace, # parsed `benchmark` flags
+                      ): # the checked `evaluation.suite.BenchmarkSettings`
+    "What `autovoice-trt benchmark` measures, from its flags."
+    from autovoice_trt.evaluation.suite import BenchmarkSettings
+    flat = lambda lists: tuple(v for l in lists for v in l)
+    return BenchmarkSettings(args.output_dir, args.model_dir, samples=args.samples, warmup=args.warmup, iterations=args.iterations,
+                             budget_s=args.budget_s, audio_lengths=flat(args.audio_lengths), precision_modes=flat(args.precision_modes),
+                             backends=flat(args.backends), batch_sizes=flat(args.batch_sizes), include_accuracy=args.include_accuracy,
+                             include_memory=args.include_memory, device=args.device, audio_dir=args.audio_dir, config=args.config).check()
+
 def cmd_benchmark(args)->int:
     "autovoice-trt benchmark --output-dir DIR [the seed's flags]"
-    from autovoice_trt.evaluation.suite import BenchmarkSettings, run_benchmark
-    flat = lambda lists: tuple(v for l in lists for v in l)
-    settings = BenchmarkSettings(args.output_dir, args.model_dir, samples=args.samples, warmup=args.warmup, iterations=args.iterations,
-                                 budget_s=args.budget_s, audio_lengths=flat(args.audio_lengths), precision_modes=flat(args.precision_modes),
-                                 backends=flat(args.backends), batch_sizes=flat(args.batch_sizes), include_accuracy=args.include_accuracy,
-                                 include_memory=args.include_memory, device=args.device, audio_dir=args.audio_dir, config=args.config).check()
-    report = run_benchmark(settings, progress=True)
+    from autovoice_trt.evaluation.suite import run_benchmark
+    report = run_benchmark(benchmark_settings(args), progress=True)
     for r in report["timing"]:
         if r["component"] == "end_to_end":
             print(f"{r['backend']:>17} {r['precision']:>4} {r['seconds']:>5g} s b{r['batch']}: p50 {r['p50_ms']:9.2f} ms, "

@@ -52,6 +52,10 @@ stage() { # name, command...: run it, its output to $logs/name.log, its result a
   pids+=("$!")
 }
 pids=()
+# Two nbdev_test workers, pytest and the docs share two cores: a torch process with an OpenMP thread per core spins its
+# idle threads against the others' (measured here, 4 notebooks under nbdev_test: 120 s at torch's default, 66 s at one
+# thread each). One OpenMP thread per process, unless the caller chose otherwise.
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 stop_stages() { for f in "$logs"/*.pgid; do [ -f "$f" ] && kill -TERM -- "-$(cat "$f")" 2>/dev/null; done; return 0; }
 trap 'stop_stages; echo "tools/test.sh: interrupted" >&2; exit 130' INT TERM
 echo "== 2-4/4 nbdev_test, pytest and the docs, at the same time (logs in $logs)"
