@@ -10,10 +10,10 @@ from pathlib import Path
 from .core import AutovoiceError
 
 # %% auto #0
-__all__ = ['add_runner_arguments', 'runners_from_args', 'cmd_convert', 'cmd_train', 'cmd_demo', 'cmd_serve', 'cmd_load_test',
-           'cmd_triton_repository', 'installed_version', 'extras_status', 'environment_info', 'cmd_info', 'cmd_export',
-           'cmd_fp16', 'cmd_calibrate', 'cmd_build', 'add_benchmark_arguments', 'benchmark_settings', 'cmd_benchmark',
-           'OneLineParser', 'build_parser', 'main']
+__all__ = ['add_runner_arguments', 'runners_from_args', 'conversion_outputs', 'cmd_convert', 'cmd_train', 'cmd_demo', 'cmd_serve',
+           'cmd_load_test', 'cmd_triton_repository', 'installed_version', 'extras_status', 'environment_info',
+           'cmd_info', 'cmd_export', 'cmd_fp16', 'cmd_calibrate', 'cmd_build', 'add_benchmark_arguments',
+           'benchmark_settings', 'cmd_benchmark', 'OneLineParser', 'build_parser', 'main']
 
 # %% ../nbs/90_cli.ipynb #9df40cf4
 def add_runner_arguments(p:argparse.ArgumentParser)->argparse.ArgumentParser:
@@ -29,22 +29,37 @@ def add_runner_arguments(p:argparse.ArgumentParser)->argparse.ArgumentParser:
     return p
 
 def runners_from_args(args, config):
-    "(the converter, its runners) for `add_runner_arguments`' flags; the precision defaults to the torch variant's, else the config's."
-    from autovoice_trt.backends.pytorch import variant_precision
+    "(the converter, its runners, active and kept by it) for `add_runner_arguments`' flags, parsed once by `runtime.runner_spec`."
     from autovoice_trt.converter import SingingVoiceConverter
-    default = (variant_precision(args.torch_variant) if args.torch_variant else "fp32") if args.backend == "torch" else config.tensorrt.voice_conversion.precision
+    from autovoice_trt.runtime import runner_spec
+    spec = runner_spec(args.backend, args.precision, args.torch_variant, args.device, default_precision=config.tensorrt.voice_conversion.precision)
     svc = SingingVoiceConverter(config, weights=args.weights)
-    return svc, svc.runners(args.backend, args.precision or default, args.onnx_dir, args.engine_dir, args.device, args.torch_variant)
+    return svc, svc.runners(spec, onnx_dir=args.onnx_dir, engine_dir=args.engine_dir)
+
+def conversion_outputs(sources:list, # the source files, in order
+                       output:str, # -o: a file for one source; an existing folder for several
+                      )->list[Path]: # where each conversion goes
+    "One output per source: `output` itself for one source, `output/<source name>.wav` for several."
+    from autovoice_trt.core import AutovoiceError
+    if len(sources) == 1: return [Path(output)]
+    if not Path(output).is_dir(): raise AutovoiceError(f"--output: {len(sources)} sources are written into a folder: expected an existing folder, got {str(output)!r}")
+    names = [Path(s).stem + ".wav" for s in sources]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice: raise AutovoiceError(f"sources: each needs its own output name in {str(output)!r}, got {twice} more than once")
+    return [Path(output)/n for n in names]
 
 def cmd_convert(args)->int:
-    "autovoice-trt convert SOURCE -o OUT --speaker REF_AUDIO|EMB.npy"
+    "autovoice-trt convert SOURCE [SOURCE ...] -o OUT --speaker REF_AUDIO|EMB.npy: every source checked first, then one runner set converts them all."
     from autovoice_trt.config import load_config
     from autovoice_trt.converter import read_conversion_request
     config = load_config(args.config)
-    request = read_conversion_request(args.source, args.output, args.speaker, config, args.pitch_shift, args.temperature, args.seed, args.output_sample_rate)
+    requests = [read_conversion_request(source, output, args.speaker, config, args.pitch_shift, args.temperature, args.seed, args.output_sample_rate)
+                for source, output in zip(args.source, conversion_outputs(args.source, args.output))]
     svc, runners = runners_from_args(args, config)
-    written, timing = svc.convert_request(request, runners, progress=True)
-    print(f"wrote {written} ({request.output_sample_rate} Hz) in {timing['total']:.2f} s with {args.backend}")
+    with svc:
+        for request in requests:
+            written, timing = svc.convert_request(request, runners, progress=True)
+            print(f"wrote {written} ({request.output_sample_rate} Hz) in {timing['total']:.2f} s with {args.backend}")
     return 0
 
 def cmd_train(args)->int:
@@ -89,13 +104,11 @@ def cmd_load_test(args)->int:
     cases = load_cases(svc)
     sr = config.model.output_sample_rate_hz
     import time
-    from autovoice_trt.backends.base import active
     convert = lambda c: svc.convert(c["source_audio"][0], sr, c["speaker_embedding"][0], float(c["pitch_shift"][0, 0]), runners=runners)
-    with active(runners):  # sessions loaded once, as `serve` keeps them
-        convert(cases[0])  # warm-up, untimed
-        t0 = time.perf_counter()
-        references = [convert(c) for c in cases]
-        direct_s = time.perf_counter() - t0
+    convert(cases[0])  # warm-up, untimed (the runners are active, kept by the converter, as `serve` keeps them)
+    t0 = time.perf_counter()
+    references = [convert(c) for c in cases]
+    direct_s = time.perf_counter() - t0
     report = run_load(ready["http"], config, cases, references, args.requests, args.concurrency, ready["access_token"], ready["pid"])
     report["direct"] = {"conversions": len(cases), "seconds": direct_s, "audio_s_per_s": sum(c["source_audio"].shape[-1] for c in cases) / sr / direct_s,
                         "note": "the same conversions one after another in this process, same backend, runners active, after one warm-up, before the load"}
@@ -288,8 +301,8 @@ def build_parser()->argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("convert", help="convert a recording to a target speaker")
-    p.add_argument("source", help="source audio (WAV/FLAC, any rate, mono or stereo)")
-    p.add_argument("-o", "--output", required=True, help="output .wav or .flac (its folder must exist; never the source or the speaker file)")
+    p.add_argument("source", nargs="+", help="source audio (WAV/FLAC, any rate, mono or stereo); several share one set of runners")
+    p.add_argument("-o", "--output", required=True, help="output .wav or .flac (its folder must exist; never the source or the speaker file); for several sources an existing folder")
     p.add_argument("--speaker", required=True, help="reference audio of the target speaker, or a [256] float32 .npy embedding")
     p.add_argument("--pitch-shift", type=float, default=0.0, help="semitones, -24..24")
     p.add_argument("--seed", type=int, default=None, help="prior noise seed, >= 0 (default: config)")

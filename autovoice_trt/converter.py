@@ -18,14 +18,11 @@ from .core import AutovoiceError, check_output_file, logger
 from .config import COMPONENTS, Config, load_config, profile_overrides
 from .audio.io import AUDIO_FORMATS, check_not_silent, check_sample_rate, load_audio, write_audio
 from .models.voice_model import VoiceModel, load_speaker_embedding
-from .backends.base import Runner, active
-from .backends.pytorch import TORCH_VARIANTS, torch_runners, variant_precision
+from .backends.base import Runner
 from .pipeline import STAGES, check_conversion_options, check_source, convert_inputs, prepare_inputs
-from .graphs.folder import GraphFolder, export_graphs, repair_command
-from .graphs.fp16 import convert_fp16
-from .backends.onnxruntime import cuda_provider_options, onnxruntime_runners
-from .backends.tensorrt_build import build_engines, resolve_flavour, uses_precision_flags
+from .graphs.folder import export_graphs, repair_command
 from .backends.tensorrt import load_tensorrt_engines
+from .runtime import RunnerSpec, Workspace, make_runners, runner_spec
 
 # %% auto #0
 __all__ = ['SingingVoiceConverter', 'ConversionRequest', 'read_conversion_request', 'peak_rss_mb', 'conversion_peak_memory']
@@ -39,40 +36,43 @@ class SingingVoiceConverter(VoiceModel):
                 ):
         super().__init__(config, weights, content_encoder)
         self.tensorrt_runners:dict[str, Runner]|None = None
+        self._runner_sets:dict[tuple, dict[str, Runner]] = {}  # (spec, workspace) -> the active runners this converter made and owns
 
 # %% ../nbs/50_converter.ipynb #d2118ab0
 @patch
 def torch_runners(self:SingingVoiceConverter, device:str="cpu", # where they run
                   variant:str="eager fp32", # a key of `backends.pytorch.TORCH_VARIANTS`
                  )->dict[str, Runner]: # component -> runner
-    "A PyTorch runner per component on this model's weights."
-    return torch_runners(self.export_modules(), self.contracts, variant, device)
+    "A fresh, active PyTorch runner per component on this model's weights; the caller owns (and frees) them."
+    return make_runners(runner_spec("torch", variant=variant, device=device), self)
 
 @patch
-def runners(self:SingingVoiceConverter, backend:str="torch", # torch | onnxruntime | tensorrt
-            precision:str="fp32", # fp32 | fp16 | int8 (torch: fp32 | fp16, autocast with the fp16 graph's fp32 islands)
-            onnx_dir:str|Path|None=None, # the graph folder (onnxruntime)
-            engine_dir:str|Path|None=None, # the engine folder (tensorrt)
+def runners(self:SingingVoiceConverter, backend:str|RunnerSpec="torch", # torch | onnxruntime | tensorrt (or any spelling `runner_spec` takes, or a spec)
+            precision:str|None=None, # fp32 | fp16 | int8; None: the variant's (torch), else fp32
+            onnx_dir:str|Path|None=None, # the graph folder (onnxruntime), only read
+            engine_dir:str|Path|None=None, # the engine folder (tensorrt), only read
             device:str="cpu", # torch: where it runs; onnxruntime: cpu or cuda (CUDA provider)
             torch_variant:str|None=None, # torch: a key of `TORCH_VARIANTS` of that precision (e.g. "fast fp16" on a GPU); None: eager fp32 / autocast fp16
-           )->dict[str, Runner]: # component -> runner
-    "The runners a conversion uses, by backend and precision; a missing graph or engine is a clear error with the command that makes it."
-    if backend == "torch":
-        if precision not in ("fp32", "fp16"): raise AutovoiceError(f"precision: the torch backend runs fp32 or fp16, got {precision!r}; int8 runs on onnxruntime or tensorrt")
-        variant = torch_variant or ("eager fp32" if precision == "fp32" else "autocast fp16")
-        if variant in TORCH_VARIANTS and variant_precision(variant) != precision:
-            raise AutovoiceError(f"torch variant {variant!r}: it computes {variant_precision(variant)}, the precision asked is {precision}")
-        return self.torch_runners(device, variant)
-    if backend == "onnxruntime":
-        if onnx_dir is None: raise AutovoiceError(f"onnx_dir: the onnxruntime backend needs the graph folder (`{repair_command('export', 'DIR')}` writes one)")
-        if device.startswith("cuda"):
-            options = [cuda_provider_options(precision, torch.device(device).index or 0), {}]
-            return onnxruntime_runners(onnx_dir, self.config, precision, ("CUDAExecutionProvider", "CPUExecutionProvider"), options)
-        return onnxruntime_runners(onnx_dir, self.config, precision)
-    if backend == "tensorrt":
-        if engine_dir is None: raise AutovoiceError(f"engine_dir: the tensorrt backend needs an engine folder (`{repair_command('build', 'DIR', 'DIR', precision)}`)")
-        return self.load_tensorrt_engines(engine_dir, precision)
-    raise AutovoiceError(f"backend: expected torch, onnxruntime or tensorrt, got {backend!r}")
+            workspace:Workspace|None=None, # instead of the two folders: a workspace (one that makes what is missing)
+           )->dict[str, Runner]: # component -> active runner, owned by this converter until `close()`
+    "The runners a conversion uses, made once per choice and kept active; a missing graph or engine is a clear error with the command that makes it."
+    spec = backend if isinstance(backend, RunnerSpec) else runner_spec(backend, precision, torch_variant, device)
+    if workspace is None and (onnx_dir is not None or engine_dir is not None): workspace = Workspace(onnx_dir, engine_dir, make=False)
+    key = (spec, workspace)
+    if key not in self._runner_sets: self._runner_sets[key] = make_runners(spec, self, workspace)
+    return self._runner_sets[key]
+
+@patch
+def close(self:SingingVoiceConverter):
+    "Free every runner this converter made (and the loaded TensorRT engines); safe to call twice."
+    for runners in [*self._runner_sets.values(), self.tensorrt_runners or {}]:
+        for runner in runners.values(): runner.deactivate()
+    self._runner_sets, self.tensorrt_runners = {}, None
+
+@patch
+def __enter__(self:SingingVoiceConverter): return self
+@patch
+def __exit__(self:SingingVoiceConverter, *exc): self.close()
 
 # %% ../nbs/50_converter.ipynb #82703d21
 @patch
@@ -83,7 +83,7 @@ def convert_timed(self:SingingVoiceConverter,
                   pitch_shift:float=0.0, # semitones
                   temperature:float|None=None, # prior noise scale; None: config.conversion.temperature
                   seed:int|None=None, # prior noise seed; None: config.conversion.seed
-                  runners:Mapping[str, Runner]|None=None, # per component; None: PyTorch fp32 on CPU
+                  runners:Mapping[str, Runner]|None=None, # per component (activated if inactive, left to their owner); None: this converter's PyTorch fp32 on CPU
                   source_f0:np.ndarray|None=None, # f0 in Hz at 86.13 frames/s (0 = unvoiced) instead of estimating it
                   output_sample_rate:int|None=None, # resample the result; None: 22.05 kHz
                   progress:bool=False, # show a progress bar over chunks
@@ -93,14 +93,15 @@ def convert_timed(self:SingingVoiceConverter,
     from autovoice_trt.audio.io import check_sample_rate, resample
     t_start = time.perf_counter()
     m, vc = self.config.model, self.config.tensorrt.voice_conversion
-    runners = dict(runners) if runners is not None else self.torch_runners()
+    runners = dict(runners) if runners is not None else self.runners()
     missing = [c for c in COMPONENTS if c not in runners]
     if missing: raise AutovoiceError(f"runners: missing a runner for {missing}")
+    for runner in runners.values():  # a caller's inactive runners are activated once and stay theirs; nothing is freed here
+        if not runner.is_active: runner.activate()
     out_rate = check_sample_rate(output_sample_rate, "output_sample_rate") if output_sample_rate is not None else m.output_sample_rate_hz
     timing = {k: 0.0 for k in STAGES}
     inputs = prepare_inputs(audio, sample_rate, target_emb, m, self.config.conversion, pitch_shift, temperature, seed, source_f0, timing)
-    with active(runners):
-        out = convert_inputs(runners, inputs, m, self.config.conversion, self.contracts, {c: vc.profile(c) for c in COMPONENTS}, timing, progress)
+    out = convert_inputs(runners, inputs, m, self.config.conversion, self.contracts, {c: vc.profile(c) for c in COMPONENTS}, timing, progress)
     if out_rate != m.output_sample_rate_hz: out = resample(out, m.output_sample_rate_hz, out_rate)
     timing["total"] = time.perf_counter() - t_start
     return out, timing
@@ -188,16 +189,7 @@ def create_tensorrt_engines(self:SingingVoiceConverter,
                             force:bool=False, # rebuild fresh engines too
                            )->dict: # engines.json as written
     "Build TensorRT engines for this converter's graphs (the seed's API), making the fp16 graphs first where TensorRT needs them."
-    precision = precision or ("fp16" if fp16 else "fp32")
-    flavour = flavour or self.config.tensorrt.voice_conversion.flavour
-    folder = GraphFolder(onnx_dir, self.config)
-    wanted = list(components or COMPONENTS)
-    if precision == "fp16" and not uses_precision_flags(resolve_flavour(flavour)) and set(wanted) - set(folder.available()["fp16"]):
-        logger.info("%s: no current fp16 graphs; writing them first (strongly typed TensorRT builds fp16 from the fp16 graph)", folder.path)
-        convert_fp16(onnx_dir, self.config)
-    engine_dir = Path(engine_dir)
-    if not engine_dir.exists(): engine_dir.mkdir(parents=True); logger.info("created the engine folder %s", engine_dir)
-    return build_engines(onnx_dir, engine_dir, precision, flavour, self.config, components, force)
+    return Workspace(onnx_dir, engine_dir, make=False).engines(self, precision or ("fp16" if fp16 else "fp32"), flavour, components, force)
 
 # %% ../nbs/50_converter.ipynb #6b2fe15a
 @patch

@@ -20,7 +20,8 @@ from .audio.io import write_audio
 from .models.frontend import output_frontend
 from .converter import SingingVoiceConverter
 from .evaluation.compare import log_mel_snr_db, markdown_table
-from .evaluation.suite import BenchmarkSettings, prepare_graphs, run_benchmark, suite_runners
+from .runtime import Workspace, make_runners, runner_spec
+from .evaluation.suite import BenchmarkSettings, run_benchmark
 
 # %% auto #0
 __all__ = ['CONVERSIONS', 'WEIGHTS_NOTE', 'mel_figure', 'convert_every_way', 'run_demo', 'demo_report_markdown']
@@ -49,13 +50,13 @@ def mel_figure(mels:dict[str, np.ndarray], # title -> log-mel [80, N]
 # %% ../nbs/80_demo.ipynb #352e5364
 CONVERSIONS = (("torch", "fp32"), ("torch", "fp16"), ("onnxruntime", "fp32"), ("onnxruntime", "fp16"), ("onnxruntime", "int8"))
 
-def convert_every_way(svc:SingingVoiceConverter, audio:np.ndarray, sample_rate:int, target:np.ndarray, folder, # the graph folder
+def convert_every_way(svc:SingingVoiceConverter, audio:np.ndarray, sample_rate:int, target:np.ndarray, workspace:Workspace, # the demo's graphs
                       pitch_shift:float, seed:int, out:Path, # where the WAVs go
                      )->list[dict]: # per conversion: file, warm seconds, real-time factor, log-mel SNR against PyTorch fp32
     "Convert the phrase with each of `CONVERSIONS`, write a WAV each, time the warm call, compare with PyTorch fp32."
     frontend, rows, reference = output_frontend(svc.config.model).eval(), [], None
     for backend, precision in CONVERSIONS:
-        runners = suite_runners(svc, backend, precision, "cpu", folder)
+        runners = make_runners(runner_spec(backend, precision), svc, workspace)
         svc.convert_timed(audio, sample_rate, target, pitch_shift, seed=seed, runners=runners)  # warm: sessions, allocator
         converted, timing = svc.convert_timed(audio, sample_rate, target, pitch_shift, seed=seed, runners=runners)
         for r in runners.values(): r.deactivate()
@@ -68,13 +69,13 @@ def convert_every_way(svc:SingingVoiceConverter, audio:np.ndarray, sample_rate:i
     return rows
 
 # %% ../nbs/80_demo.ipynb #bd79c944
-def _engines(svc:SingingVoiceConverter, folder, out:Path)->list[dict]:
+def _engines(svc:SingingVoiceConverter, workspace:Workspace, out:Path)->list[dict]:
     "TensorRT engines of every precision where a TensorRT builder imports (TensorRT-RTX builds on a CPU), or why not."
     if not (core.HAS_TRT or core.HAS_TRT_RTX): return [{"precision": p, "status": "not built: no TensorRT builder installed"} for p in ("fp32", "fp16", "int8")]
     rows = []
     for precision in ("fp32", "fp16", "int8"):
         t0 = time.perf_counter()
-        built = svc.create_tensorrt_engines(folder.path, out/"engines", precision=precision)["builds"][precision]
+        built = workspace.engines(svc, precision)["builds"][precision]
         rows.append({"precision": precision, "status": f"built with {built['flavour']} {built['flavour_version']}", "seconds": round(time.perf_counter() - t0, 1),
                      "engine_bytes": sum((out/"engines"/e["file"]).stat().st_size for e in built["engines"].values())})
     return rows
@@ -105,9 +106,10 @@ def run_demo(output_dir:str|Path, # folder for the WAVs, plots, graphs, engines 
     svc = SingingVoiceConverter(cfg, weights=weights)
     target = svc.speaker_embedding(reference.audio, reference.sample_rate_hz); np.save(out/"target_speaker.npy", target)
     step("synthesis and model")
-    folder = prepare_graphs(svc, None, ("fp16", "int8"), out, samples=4); step("graphs: export, fp16, int8 calibration")
-    engines = _engines(svc, folder, out); step("TensorRT engines")
-    conversions = convert_every_way(svc, source.audio, source.sample_rate_hz, target, folder, pitch_shift, seed, out); step("conversions")
+    workspace = Workspace.under(out, samples=4)
+    folder = workspace.graphs(svc, ("fp16", "int8")); step("graphs: export, fp16, int8 calibration")
+    engines = _engines(svc, workspace, out); step("TensorRT engines")
+    conversions = convert_every_way(svc, source.audio, source.sample_rate_hz, target, workspace, pitch_shift, seed, out); step("conversions")
     bench = run_benchmark(BenchmarkSettings(str(out/"benchmark"), str(folder.path), samples=1, warmup=1, iterations=3, audio_lengths=(min(seconds, 1.0),),
                                             backends=("torch", "onnxruntime", "tensorrt"), include_accuracy=True), progress=False); step("benchmark")
     summary = _summary(svc, source, target, conversions, engines, bench, pitch_shift, out)

@@ -26,16 +26,16 @@ from .graphs.folder import PRECISIONS, GraphFolder
 from .converter import SingingVoiceConverter
 from .evaluation.compare import MarkdownTable, log_mel_metrics, markdown_table, output_metrics
 from .evaluation.quality import QUALITY_GATES, output_quality, quality_failures, sings
-from .evaluation.suite import prepare_graphs, suite_runners, unavailable
+from .runtime import RUNNER_BACKENDS, Workspace, make_runners, runner_spec, unavailable
 from .demo import mel_figure
 
 # %% auto #0
-__all__ = ['EXPLORER_BACKENDS', 'GRAPH_WORK', 'METRIC_COLUMNS', 'QUALITY_COLUMNS', 'available_choices', 'load_upload',
-           'synthetic_speaker', 'graph_folder', 'explorer_runners', 'analyse_conversion', 'ExplorerResult', 'explore',
-           'result_figure', 'result_tables', 'result_summary', 'wav_bytes', 'Explorer']
+__all__ = ['EXPLORER_BACKENDS', 'METRIC_COLUMNS', 'QUALITY_COLUMNS', 'available_choices', 'load_upload', 'synthetic_speaker',
+           'explorer_runners', 'analyse_conversion', 'ExplorerResult', 'explore', 'result_figure', 'result_tables',
+           'result_summary', 'wav_bytes', 'Explorer']
 
 # %% ../nbs/88_explorer.ipynb #e83dd2be
-EXPLORER_BACKENDS = ("torch", "onnxruntime", "tensorrt")  # what `autovoice-trt convert --backend` takes
+EXPLORER_BACKENDS = RUNNER_BACKENDS  # what `autovoice-trt convert --backend` takes (`runtime`'s names)
 
 def available_choices(device:str="cpu", # where conversions run: cpu, cuda or cuda:N
                      )->list[dict]: # per backend and precision: backend, precision, available, reason (why not)
@@ -77,23 +77,6 @@ def synthetic_speaker(svc:SingingVoiceConverter, # its speaker encoder makes the
     rate = svc.config.model.output_sample_rate_hz
     return svc.speaker_embedding(synth_singing(seconds, rate, voice, seed).audio, rate)
 
-# %% ../nbs/88_explorer.ipynb #c2325093
-GRAPH_WORK = {"fp32": "exporting the five ONNX graphs (seconds)", "fp16": "writing the fp16 graphs (seconds)",
-              "int8": "calibrating int8 with the fallback search (minutes on a CPU)"}
-
-def graph_folder(svc:SingingVoiceConverter, # the converter whose weights are exported
-                 precision:str, # the graphs needed: fp32 | fp16 | int8
-                 work_dir:str|Path, # the session's folder; the graphs go to work_dir/graphs
-                 status:Callable[[str], Any]|None=None, # told what is about to be made (None: the log)
-                )->GraphFolder: # current graphs of `precision` (and fp32)
-    "The graph folder under `work_dir` with current graphs of `precision`, making only what is missing."
-    graph_dir, status = Path(work_dir)/"graphs", status or logger.info
-    have = GraphFolder(graph_dir, svc.config).available() if (graph_dir/"manifest.json").is_file() else {}
-    missing = [p for p in dict.fromkeys(("fp32", precision)) if have.get(p) != list(COMPONENTS)]
-    if missing: status(f"{'; '.join(GRAPH_WORK[p] for p in missing)}, once, into {graph_dir}")
-    exported = have.get("fp32") == list(COMPONENTS)
-    return prepare_graphs(svc, graph_dir if exported else None, (precision,), Path(work_dir), samples=2)
-
 # %% ../nbs/88_explorer.ipynb #f8ed2c8c
 def explorer_runners(svc:SingingVoiceConverter, backend:str, precision:str, # the choice
                      device:str="cpu", # where they run
@@ -105,11 +88,11 @@ def explorer_runners(svc:SingingVoiceConverter, backend:str, precision:str, # th
         raise AutovoiceError(f"backend, precision: expected one of {list(EXPLORER_BACKENDS)} and one of {list(PRECISIONS)}, got {backend!r}, {precision!r}")
     reason = unavailable(backend, precision, device)
     if reason: raise AutovoiceError(f"{backend} {precision} does not run here: {reason}")
-    if backend == "torch": return suite_runners(svc, backend, precision, device)
+    spec = runner_spec(backend, precision, device=device)
+    if backend == "torch": return make_runners(spec, svc)
     if work_dir is None: raise AutovoiceError(f"work_dir: the {backend} backend needs a folder for its graphs")
-    folder = graph_folder(svc, precision, work_dir, status)
     if backend == "tensorrt": (status or logger.info)(f"building the TensorRT {precision} engines (once) into {Path(work_dir)/'engines'}")
-    return suite_runners(svc, backend, precision, device, folder, Path(work_dir)/"engines")
+    return make_runners(spec, svc, Workspace.under(work_dir, status=status))
 
 # %% ../nbs/88_explorer.ipynb #bcde83b5
 def analyse_conversion(svc:SingingVoiceConverter, # the converter (its front end, pitch range and speaker encoder)

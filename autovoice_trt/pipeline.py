@@ -21,7 +21,7 @@ from .models.voice_model import check_speaker_embedding
 # %% auto #0
 __all__ = ['PITCH_SHIFT_RANGE', 'SEED_RANGE', 'TEMPERATURE_RANGE', 'STAGES', 'ConversionInputs', 'check_conversion_options',
            'check_source', 'prepare_inputs', 'ChunkPlan', 'plan_chunks', 'frame_limits', 'chunk_feed',
-           'build_conditioning', 'run_chain', 'stage_feeds', 'convert_inputs', 'batch_limit', 'convert_batch']
+           'build_conditioning', 'run_chain', 'stage_feeds', 'batch_limit', 'convert_inputs', 'convert_batch']
 
 # %% ../nbs/25_pipeline.ipynb #fc7e4aa3
 @dataclass
@@ -160,7 +160,8 @@ def chunk_feed(inputs:ConversionInputs, # the prepared utterance
     n = stop - start
     n_run = max(n, min_frames)
     per_frame = model.hop_samples * model.content_sample_rate_hz / model.output_sample_rate_hz
-    s0, s1 = int(start * per_frame), min(len(inputs.audio_16k), math.ceil(stop * per_frame))
+    s0 = int(start * per_frame)
+    s1 = min(len(inputs.audio_16k), s0 + math.ceil(n * per_frame))  # one length for every chunk of n frames, so chunks batch
     content_audio = inputs.audio_16k[s0:s1]
     min_samples = math.ceil(n_run * per_frame)
     if len(content_audio) < min_samples: content_audio = np.pad(content_audio, (0, min_samples - len(content_audio)))
@@ -257,30 +258,6 @@ def _match_loudness(out:np.ndarray, source:np.ndarray, hop:int, timing:dict)->np
     timing["loudness"] = timing.get("loudness", 0.0) + time.perf_counter() - t0
     return np.clip(out * gain, -1.0, 1.0).astype(np.float32)
 
-def convert_inputs(runners:Mapping[str, Any], # stage -> runner
-                   inputs:ConversionInputs, # the prepared utterance
-                   model:ModelConfig, conversion:ConversionConfig,
-                   contracts:Mapping[str, ComponentContract], profiles:Mapping[str, Mapping[str, ShapeRange]], # for the chunk limits
-                   timing:dict|None=None, # adds seconds per stage, "loudness" and "chunks"
-                   progress:bool=False, # a progress bar over chunks
-                  )->np.ndarray: # float32 audio at the output rate, as long as the source
-    "Convert a prepared utterance chunk by chunk, cross-fade the chunks, and match the source's loudness contour."
-    timing = timing if timing is not None else {}
-    min_frames, max_frames = frame_limits(runners, contracts, profiles, model)
-    plan = plan_chunks(inputs.n_frames, max_frames, round(conversion.crossfade_seconds * model.frame_rate_hz))
-    out, hop = np.zeros(inputs.n_frames * model.hop_samples, np.float32), model.hop_samples
-    chunks = plan.chunks
-    if progress and len(chunks) > 1:
-        from tqdm.auto import tqdm
-        chunks = tqdm(chunks, desc="converting", unit="chunk")
-    for i, (start, stop) in enumerate(chunks):
-        _, wave = run_chain(runners, chunk_feed(inputs, start, stop, min_frames, model), timing)
-        wave = wave.float().cpu().numpy().reshape(-1)[: (stop - start) * hop]
-        _cross_fade(out, wave, start * hop, plan.overlap_frames * hop if i > 0 else 0)
-    timing["chunks"] = len(plan.chunks)
-    return _match_loudness(out, inputs.audio_out, hop, timing)
-
-# %% ../nbs/25_pipeline.ipynb #0c6da902
 def batch_limit(runners:Mapping[str, Any], contracts:Mapping[str, ComponentContract], profiles:Mapping[str, Mapping[str, ShapeRange]])->int:
     "The largest batch every stage's optimization profile takes (a runner's own `profile` wins, as in `frame_limits`)."
     limit = 10**9
@@ -290,6 +267,51 @@ def batch_limit(runners:Mapping[str, Any], contracts:Mapping[str, ComponentContr
             if spec.dims and spec.dims[0] == "batch": limit = min(limit, profile[spec.name].max[0])
     return limit
 
+def _on_gpu(runners:Mapping[str, Any])->bool:
+    return any(torch.device(str(getattr(r, "device", "cpu"))).type == "cuda" for r in runners.values())
+
+def _feed_runs(feeds:Sequence[Mapping[str, torch.Tensor]], batch:int)->list[list[int]]:
+    "Neighbouring feeds whose tensors have the same shapes, at most `batch` per run of the chain."
+    shape = lambda feed: {k: tuple(v.shape) for k, v in feed.items()}
+    runs:list[list[int]] = []
+    for i, feed in enumerate(feeds):
+        if runs and len(runs[-1]) < batch and shape(feeds[runs[-1][0]]) == shape(feed): runs[-1].append(i)
+        else: runs.append([i])
+    return runs
+
+def convert_inputs(runners:Mapping[str, Any], # stage -> runner
+                   inputs:ConversionInputs, # the prepared utterance
+                   model:ModelConfig, conversion:ConversionConfig,
+                   contracts:Mapping[str, ComponentContract], profiles:Mapping[str, Mapping[str, ShapeRange]], # for the chunk and batch limits
+                   timing:dict|None=None, # adds seconds per stage, "loudness" and "chunks"
+                   progress:bool=False, # a progress bar over chain runs
+                   chunk_batch:int|None=None, # chunks of one length per chain run; None: the profiles' batch limit on a GPU, 1 on the CPU (compute-bound there: batching only adds memory)
+                  )->np.ndarray: # float32 audio at the output rate, as long as the source
+    "Convert a prepared utterance in chunks (batched where the profiles allow), on the runners' device; one host copy, then cross-fade and loudness."
+    timing = timing if timing is not None else {}
+    min_frames, max_frames = frame_limits(runners, contracts, profiles, model)
+    plan = plan_chunks(inputs.n_frames, max_frames, round(conversion.crossfade_seconds * model.frame_rate_hz))
+    hop = model.hop_samples
+    batch = max(1, min(chunk_batch or (batch_limit(runners, contracts, profiles) if _on_gpu(runners) else 1), batch_limit(runners, contracts, profiles)))
+    feeds = [chunk_feed(inputs, start, stop, min_frames, model) for start, stop in plan.chunks]
+    runs = _feed_runs(feeds, batch)
+    if progress and len(runs) > 1:
+        from tqdm.auto import tqdm
+        runs = tqdm(runs, desc="converting", unit="run")
+    waves = []  # stay where the vocoder wrote them until the one copy below
+    for run in runs:
+        _, wave = run_chain(runners, feeds[run[0]] if len(run) == 1 else {k: torch.cat([feeds[i][k] for i in run]) for k in feeds[0]}, timing)
+        wave = wave.reshape(len(run), -1)
+        waves += [wave[j, : (plan.chunks[i][1] - plan.chunks[i][0]) * hop] for j, i in enumerate(run)]
+    host = torch.cat(waves).float().cpu().numpy()  # the one device -> host copy
+    out, offset = np.zeros(inputs.n_frames * hop, np.float32), 0
+    for i, (start, stop) in enumerate(plan.chunks):
+        n = (stop - start) * hop
+        _cross_fade(out, host[offset:offset + n], start * hop, plan.overlap_frames * hop if i > 0 else 0); offset += n
+    timing["chunks"] = len(plan.chunks)
+    return _match_loudness(out, inputs.audio_out, hop, timing)
+
+# %% ../nbs/25_pipeline.ipynb #0c6da902
 def convert_batch(runners:Mapping[str, Any], # stage -> runner
                   batch:Sequence[ConversionInputs], # prepared utterances
                   model:ModelConfig, conversion:ConversionConfig,

@@ -11,7 +11,7 @@ import yaml
 
 PACKAGE = Path(__file__).resolve().parents[1]/"autovoice_trt"
 LAYERS = ["core", "config", "audio", "graphs.export", "models", "backends.base", "backends.pytorch", "pipeline", "graphs.folder",
-          "backends.onnxruntime", "graphs.fp16", "backends.tensorrt_build", "graphs.int8", "backends.tensorrt10_calibrator", "backends.tensorrt", "converter",
+          "backends.onnxruntime", "graphs.fp16", "backends.tensorrt_build", "graphs.int8", "backends.tensorrt10_calibrator", "backends.tensorrt", "runtime", "converter",
           "evaluation", "training", "serving", "demo", "explorer", "cli", "benchmark"]  # lowest first; evaluation.compare is plain metrics, read from anywhere
 
 def _layer(module:str)->int:
@@ -21,7 +21,7 @@ def _layer(module:str)->int:
 def test_seed_sequence_from_one_import(tmp_path):
     code = textwrap.dedent(f"""
         import numpy as np
-        from autovoice_trt.converter import SingingVoiceConverter
+        from autovoice_trt import SingingVoiceConverter
         from autovoice_trt.core import AutovoiceError, HAS_CUDA, HAS_TRT_RTX
         from autovoice_trt.models.encoders import ContentEncoder
         svc = SingingVoiceConverter()
@@ -43,6 +43,21 @@ def test_seed_sequence_from_one_import(tmp_path):
     """)
     run = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0 and "seed sequence ok" in run.stdout, run.stderr[-3000:]
+
+def test_package_import_is_cheap_and_gives_the_converter(tmp_path):
+    "`import autovoice_trt` loads no torch and no converter; `from autovoice_trt import SingingVoiceConverter` does, in a fresh interpreter."
+    code = textwrap.dedent("""
+        import sys, autovoice_trt
+        assert not {"torch", "autovoice_trt.converter"} & set(sys.modules), sorted(m for m in sys.modules if m.startswith(("torch", "autovoice")))
+        from autovoice_trt import SingingVoiceConverter
+        from autovoice_trt.converter import SingingVoiceConverter as defined
+        assert SingingVoiceConverter is defined
+        try: autovoice_trt.NoSuchThing
+        except AttributeError as e: assert "no attribute 'NoSuchThing'" in str(e)
+        print("import ok")
+    """)
+    run = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and "import ok" in run.stdout, run.stderr[-3000:]
 
 class RecordingRunner:
     "Wraps a real runner and keeps every feed it is handed (a test double for the recording only)."

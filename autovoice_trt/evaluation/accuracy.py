@@ -49,12 +49,9 @@ def variant_runners(svc, # the converter (fresh module copies are taken per vari
                     variant:str, # a key of VARIANTS, or "fp32" (the PyTorch reference)
                    )->dict[str, Runner]: # component -> runner
     "The runners of one precision variant, per component."
-    from autovoice_trt.backends.onnxruntime import onnxruntime_runners
-    torch_variant = {"fp32": "eager fp32", "fp16 half": "eager fp16", "fp16 autocast": "autocast fp16"}.get(variant)
-    if torch_variant is not None: return svc.torch_runners(variant=torch_variant)  # fp16 variants get copies (.half() and the islands work in place)
-    graphs = {"fp16 ORT": "fp16", "int8 Q/DQ": "int8", "int8 weights": "int8_weights"}.get(variant)
-    if graphs is None: raise AutovoiceError(f"variant: expected 'fp32' or one of {list(VARIANTS)}, got {variant!r}")
-    return onnxruntime_runners(graph_dir, svc.config, graphs)  # checked by the graph folder: current, the bytes recorded
+    from autovoice_trt.runtime import Workspace, make_runners, runner_spec
+    if variant != "fp32" and variant not in VARIANTS: raise AutovoiceError(f"variant: expected 'fp32' or one of {list(VARIANTS)}, got {variant!r}")
+    return make_runners(runner_spec(variant), svc, Workspace(graph_dir, make=False))  # the graphs checked by the graph folder: current, the bytes recorded
 
 # %% ../../nbs/60_accuracy.ipynb #0c21a2cb
 @torch.inference_mode()

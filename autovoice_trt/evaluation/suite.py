@@ -18,42 +18,15 @@ from ..config import COMPONENTS
 from ..backends.base import Runner, active
 from ..pipeline import run_chain
 from ..graphs.folder import GraphFolder
+from ..runtime import BACKENDS, Workspace, make_runners, runner_spec, unavailable
 from ..converter import SingingVoiceConverter
 from .compare import markdown_table
-from .benchmark import LatencyStats, benchmark_feeds, environment_stamp, spin_up_gpu, time_calls, time_runner
+from .benchmark import (SYNTHETIC_VOICES, LatencyStats, benchmark_feeds, environment_stamp, spin_up_gpu,
+                                                time_calls, time_runner)
 
 # %% auto #0
-__all__ = ['BACKENDS', 'TORCH_VARIANT', 'RTX_COMPUTE_CAPABILITIES', 'SCHEMA', 'unavailable', 'BenchmarkSettings', 'load_model',
-           'prepare_graphs', 'suite_runners', 'time_chain', 'time_backend', 'cpu_peak_memory_mb', 'model_bytes',
-           'run_benchmark', 'report_markdown', 'plot_benchmark', 'write_report']
-
-# %% ../../nbs/66_benchmark_suite.ipynb #5f750545
-BACKENDS = ("torch", "torch-cuda-graphs", "torch-compile", "torch-fast", "onnxruntime", "tensorrt")
-TORCH_VARIANT = {("torch", "fp32"): "eager fp32", ("torch", "fp16"): "autocast fp16",
-                 ("torch-cuda-graphs", "fp32"): "cuda graphs fp32", ("torch-cuda-graphs", "fp16"): "cuda graphs autocast fp16",
-                 ("torch-compile", "fp32"): "compile fp32", ("torch-compile", "fp16"): "compile autocast fp16", ("torch-fast", "fp16"): "fast fp16"}
-RTX_COMPUTE_CAPABILITIES = ("8.0", "8.6", "8.9", "12.0", "12.1")  # what TensorRT-RTX 1.7 engines run on (its own refusal, on an H200)
-
-def _tensorrt_unavailable(device:torch.device)->str|None:
-    if device.type != "cuda": return "TensorRT engines run on a CUDA GPU; this run is on the CPU"
-    if core.trt is not None: return None
-    if core.trt_rtx is None: return "no TensorRT runtime installed (full TensorRT comes from NVIDIA's index; tensorrt-rtx-cu13 from PyPI)"
-    capability = ".".join(map(str, torch.cuda.get_device_capability(device)))
-    if capability not in RTX_COMPUTE_CAPABILITIES:
-        return (f"TensorRT-RTX {core.trt_rtx.__version__} engines run on compute capability {'/'.join(RTX_COMPUTE_CAPABILITIES)}; "
-                f"this GPU ({torch.cuda.get_device_name(device)}) is {capability}, and full TensorRT is not installed")
-    return None
-
-def unavailable(backend:str, precision:str, device:str|torch.device)->str|None:
-    "Why `backend` cannot run `precision` on `device` here, or None when it can."
-    device = torch.device(device)
-    if backend not in BACKENDS: raise AutovoiceError(f"backend: expected one of {list(BACKENDS)}, got {backend!r}")
-    if backend.startswith("torch") and precision == "int8": return "PyTorch runs no int8 here: int8 runs on ONNX Runtime and TensorRT (Q/DQ graphs)"
-    if backend == "torch-fast" and precision == "fp32": return "torch-fast is the fp16 path (fp16 weights with fp32 islands); its fp32 baseline is torch fp32"
-    if backend in ("torch-cuda-graphs", "torch-compile", "torch-fast") and device.type != "cuda": return f"{backend} is timed on a CUDA GPU only; this run is on the CPU"
-    if backend == "onnxruntime" and not core.HAS_ORT: return "onnxruntime is not installed"
-    if backend == "tensorrt": return _tensorrt_unavailable(device)
-    return None
+__all__ = ['SCHEMA', 'BenchmarkSettings', 'load_model', 'time_chain', 'time_backend', 'time_conversion', 'cpu_peak_memory_mb',
+           'model_bytes', 'run_benchmark', 'report_markdown', 'plot_benchmark', 'write_report']
 
 # %% ../../nbs/66_benchmark_suite.ipynb #5d2d013d
 @dataclasses.dataclass
@@ -112,38 +85,6 @@ def load_model(model_dir:str|Path|None, # a .safetensors file, a graph folder, a
     weights = json.loads((path/"manifest.json").read_text()).get("weights", "reference")
     return SingingVoiceConverter(config, weights=weights), path
 
-def prepare_graphs(svc:SingingVoiceConverter, graph_dir:Path|None, # the user's graph folder, or None: export one into `work_dir`
-                   precisions:Sequence[str], work_dir:Path, samples:int=2, audio_dir:str|None=None, progress:bool=False)->GraphFolder:
-    "A graph folder with current graphs for every precision asked for (exporting, converting and calibrating what is missing)."
-    from autovoice_trt.graphs.fp16 import convert_fp16
-    from autovoice_trt.graphs.int8.calibrate import calibrate
-    if graph_dir is None:
-        graph_dir = work_dir/"graphs"
-        svc.export_components_to_onnx(graph_dir)
-    folder = GraphFolder(graph_dir, svc.config)
-    if "fp16" in precisions and folder.available()["fp16"] != list(COMPONENTS): convert_fp16(graph_dir, svc.config)
-    if "int8" in precisions and folder.available()["int8"] != list(COMPONENTS):
-        calibrate(graph_dir, audio_dir, samples=max(2, samples), seconds=1.0, config=svc.config, progress=progress,
-                  weights=svc.weights)
-    return GraphFolder(graph_dir, svc.config)
-
-# %% ../../nbs/66_benchmark_suite.ipynb #d76113fa
-def suite_runners(svc:SingingVoiceConverter, backend:str, precision:str, device:str|torch.device,
-                  folder:GraphFolder|None=None, # the graphs (onnxruntime, tensorrt)
-                  engine_dir:Path|None=None, # where TensorRT engines are built and loaded
-                 )->dict[str, Runner]: # component -> runner
-    "The runners of `backend` at `precision` on `device` (call `unavailable` first)."
-    device = torch.device(device)
-    if backend.startswith("torch"): return svc.torch_runners(str(device), TORCH_VARIANT[(backend, precision)])
-    if backend == "onnxruntime":
-        from autovoice_trt.backends.onnxruntime import cuda_provider_options, onnxruntime_runners
-        if device.type == "cuda":
-            options = [cuda_provider_options(precision, device.index or 0), {}]
-            return onnxruntime_runners(folder.path, svc.config, precision, ("CUDAExecutionProvider", "CPUExecutionProvider"), options, io_binding=True)
-        return onnxruntime_runners(folder.path, svc.config, precision)
-    svc.create_tensorrt_engines(folder.path, engine_dir, precision=precision)
-    return svc.load_tensorrt_engines(engine_dir, precision, device=device)
-
 # %% ../../nbs/66_benchmark_suite.ipynb #8c8f46b1
 def _on_device(feed:Mapping[str, Any], device:torch.device)->dict:
     return {k: torch.as_tensor(v).to(device) for k, v in feed.items()} if device.type == "cuda" else dict(feed)
@@ -164,6 +105,22 @@ def time_backend(runners:Mapping[str, Runner], feeds:Mapping[str, Mapping[str, A
         stats["end_to_end"] = time_chain(runners, feeds["pipeline"], device, warmup, iterations, audio_seconds, budget_s)
     return stats
 
+# %% ../../nbs/66_benchmark_suite.ipynb #8523e20b
+def time_conversion(svc:SingingVoiceConverter, # the converter
+                    runners:Mapping[str, Runner], # its runners for this backend and precision (active)
+                    seconds:float, # audio length: the synthetic singer (benchmark_feeds' first clip and speaker)
+                    device:str|torch.device="cpu", warmup:int=3, iterations:int=10, budget_s:float|None=None,
+                   )->tuple[LatencyStats, float]: # (warm latency of `convert_timed`, median ms of the host stages: resample + f0 + loudness)
+    "Latency of one conversion through `SingingVoiceConverter.convert_timed`, and the part of it spent in the host stages."
+    from autovoice_trt.audio.synth import synth_singing
+    rate = svc.config.model.output_sample_rate_hz
+    clip = synth_singing(seconds, rate, voice=SYNTHETIC_VOICES[0], seed=0).audio
+    speaker = svc.speaker_embedding(synth_singing(2.0, rate, voice="soprano", seed=10_000).audio, rate)
+    timings = []
+    stats = time_calls(lambda: timings.append(svc.convert_timed(clip, rate, speaker, seed=0, runners=runners)[1]), device, warmup, iterations, seconds, budget_s)
+    host_ms = float(np.median([1000 * (t["resample"] + t["f0"] + t["loudness"]) for t in timings[warmup:]]))
+    return stats, host_ms
+
 # %% ../../nbs/66_benchmark_suite.ipynb #9e341051
 def cpu_peak_memory_mb(backend:str, precision:str, graph_dir:str|None, model_dir:str|None, seconds:float, config:str|None=None)->dict[str, float]:
     "Peak resident MB of a child interpreter that runs the whole chain twice, and the part above the package's imports."
@@ -179,9 +136,10 @@ def _child_peak(backend, precision, graph_dir, model_dir, seconds, config):
     imported = psutil.Process().memory_info().rss / 2**20  # the interpreter with torch, onnxruntime and the package
     svc, _ = load_model(model_dir, config)
     folder = GraphFolder(graph_dir, svc.config) if graph_dir else None
-    runners = suite_runners(svc, backend, precision, "cpu", folder)
+    workspace = Workspace(Path(graph_dir), make=False) if graph_dir else None
+    runners = make_runners(runner_spec(backend, precision), svc, workspace)
     feed = benchmark_feeds(svc, seconds, 1)["pipeline"]
-    stages = {name: runner.activate().run for name, runner in runners.items()}
+    stages = {name: runner.run for name, runner in runners.items()}
     for _ in range(2): run_chain(stages, feed)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
     return {"cpu_peak_rss_mb": round(peak, 1), "cpu_rss_above_imports_mb": round(peak - imported, 1)}
@@ -194,7 +152,7 @@ def _device_used_mb(device:torch.device)->float:
 def model_bytes(backend:str, precision:str, svc:SingingVoiceConverter, folder:GraphFolder|None, engine_dir:Path|None=None)->dict[str, int]:
     "What a backend loads: PyTorch's weights at the precision it runs them, or the graphs (and engines, where built), summed over the components."
     if backend.startswith("torch"):
-        per_value = 2 if TORCH_VARIANT[(backend, precision)].startswith(("eager fp16", "cuda graphs fp16", "compile fp16", "fast fp16")) else 4  # autocast keeps fp32 weights; the fast path's islands (a few %) counted at 2
+        per_value = 2 if runner_spec(backend, precision).variant.startswith(("eager fp16", "cuda graphs fp16", "compile fp16", "fast fp16")) else 4  # autocast keeps fp32 weights; the fast path's islands (a few %) counted at 2
         return {"weight_bytes": sum(p.numel() * per_value for m in svc.export_modules().values() for p in m.parameters())}
     sizes = {}
     if folder is not None and folder.available()[precision] == list(COMPONENTS):
@@ -206,15 +164,21 @@ def model_bytes(backend:str, precision:str, svc:SingingVoiceConverter, folder:Gr
 # %% ../../nbs/66_benchmark_suite.ipynb #596333fc
 SCHEMA = "autovoice_trt.benchmark/1"
 
+def _row(backend, precision, component, seconds, batch, s:LatencyStats)->dict:
+    return {"backend": backend, "precision": precision, "component": component, "seconds": seconds, "batch": batch,
+            "p50_ms": s.p50_ms, "p90_ms": s.p90_ms, "p99_ms": s.p99_ms, "mean_ms": s.mean_ms, "iterations": s.iterations,
+            "audio_seconds_per_second": s.audio_seconds_per_second, "real_time_factor": s.real_time_factor, "peak_memory_mb": s.peak_memory_mb}
+
 def _timing_rows(backend, precision, runners, settings, svc, device, feeds_by_shape)->list[dict]:
     rows = []
     for (seconds, batch), feeds in feeds_by_shape.items():
         stats = time_backend(runners, feeds, device, settings.warmup, settings.iterations, seconds * batch, settings.budget_s)
-        for component, s in stats.items():
-            rows.append({"backend": backend, "precision": precision, "component": component, "seconds": seconds, "batch": batch,
-                         "p50_ms": s.p50_ms, "p90_ms": s.p90_ms, "p99_ms": s.p99_ms, "mean_ms": s.mean_ms, "iterations": s.iterations,
-                         "audio_seconds_per_second": s.audio_seconds_per_second, "real_time_factor": s.real_time_factor,
-                         "peak_memory_mb": s.peak_memory_mb})
+        rows += [_row(backend, precision, component, seconds, batch, s) for component, s in stats.items()]
+        if batch == 1:  # what a user waits for: the same runners through `SingingVoiceConverter.convert`
+            stats, host_ms = time_conversion(svc, runners, seconds, device, settings.warmup, settings.iterations, settings.budget_s)
+            chain_ms = rows[-1]["p50_ms"] if rows[-1]["component"] == "end_to_end" else None
+            rows.append(_row(backend, precision, "convert", seconds, 1, stats) | {"chain_p50_ms": chain_ms, "host_stages_ms": host_ms,
+                        "convert_over_chain_and_host": round(stats.p50_ms / (chain_ms + host_ms), 3) if chain_ms else None})
     return rows
 
 def _add_speedups(rows:list[dict]):
@@ -264,9 +228,10 @@ def run_benchmark(settings:BenchmarkSettings, # what to measure
     skipped = [{"backend": b, "precision": p, "reason": why} for b, p in combos if (why := unavailable(b, p, device))]
     runnable = [(b, p) for b, p in combos if not unavailable(b, p, device)]
     if ("torch", "fp32") not in runnable: runnable.insert(0, ("torch", "fp32"))  # the baseline every ratio is against
-    folder = prepare_graphs(svc, graph_dir, [p for b, p in runnable if b in ("onnxruntime", "tensorrt")], out, settings.samples, settings.audio_dir) \
-        if any(b in ("onnxruntime", "tensorrt") for b, _ in runnable) else None
-    engine_dir = out/"engines"
+    workspace = Workspace(graph_dir or out/"graphs", out/"engines", samples=settings.samples, audio_dir=settings.audio_dir)
+    graphed = [p for b, p in runnable if b in ("onnxruntime", "tensorrt")]
+    folder = workspace.graphs(svc, graphed) if graphed else None
+    engine_dir = workspace.engine_dir
     feeds_by_shape = {(s, b): benchmark_feeds(svc, s, b) for s in settings.audio_lengths for b in settings.batch_sizes}
     loader = reference = None
     if settings.include_accuracy:
@@ -277,7 +242,7 @@ def run_benchmark(settings:BenchmarkSettings, # what to measure
     timing, accuracy, memory = [], [], []
     for backend, precision in tqdm(runnable, desc="benchmark", unit="runner set", disable=not progress):
         if device.type == "cuda": torch.cuda.empty_cache(); held_before = _device_used_mb(device)
-        try: runners = suite_runners(svc, backend, precision, device, folder, engine_dir)
+        try: runners = make_runners(runner_spec(backend, precision, device=str(device)), svc, workspace)
         except AutovoiceError as e:  # e.g. an engine TensorRT refuses to build: a row naming why
             skipped.append({"backend": backend, "precision": precision, "reason": str(e).splitlines()[0]}); continue
         timing += _timing_rows(backend, precision, runners, settings, svc, device, feeds_by_shape)
@@ -313,7 +278,10 @@ def report_markdown(report:Mapping)->str:
              f"weights: {report['weights']}; {s['warmup']} warm-up and {s['iterations']} timed calls per row{budget}; run took {report['seconds']} s.\n",
              "## End to end (speed-up over PyTorch fp32 eager, same run)\n", _table(e2e, ["backend", "precision", "seconds", "batch", "p50_ms", "p90_ms", "p99_ms",
                                                                                          "audio_seconds_per_second", "real_time_factor", "speedup_vs_torch_fp32", "iterations"]),
-             "\n## Per component\n", _table([r for r in report["timing"] if r["component"] != "end_to_end"],
+             "\n## Through `SingingVoiceConverter.convert` (warm, beside the chain and the host stages)\n",
+             _table([r for r in report["timing"] if r["component"] == "convert"], ["backend", "precision", "seconds", "p50_ms", "chain_p50_ms", "host_stages_ms",
+                                                                                   "convert_over_chain_and_host", "iterations"]),
+             "\n## Per component\n", _table([r for r in report["timing"] if r["component"] not in ("end_to_end", "convert")],
                                                 ["backend", "precision", "component", "seconds", "batch", "p50_ms", "p99_ms", "speedup_vs_torch_fp32"])]
     if report["accuracy"]:
         parts += ["\n## Accuracy against PyTorch fp32 (worst clip; SPEC s.4 gates)\n",
