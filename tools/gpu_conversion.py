@@ -77,7 +77,6 @@ for variant in args.variants:
         median = stages[int(np.argsort(walls)[len(walls) // 2])]
         feeds = benchmark_feeds(svc, seconds, 1)
         chain = time_chain(runners, feeds["pipeline"], "cuda", warmup=3, iterations=args.iterations, audio_seconds=seconds)
-        for r in runners.values(): r.deactivate()
         row = {"variant": variant, "seconds": seconds, "warm_p50_ms": round(statistics.median(walls), 2),
                "warm_p90_ms": round(float(np.percentile(walls, 90)), 2), "first_call_in_process_s": round(first_s, 2),
                "chain_p50_ms": round(chain.p50_ms, 3), "stages_ms_of_median_call": {k: round(1000 * v, 2) for k, v in median.items() if isinstance(v, float)},
@@ -88,4 +87,5 @@ for variant in args.variants:
         result["rows"].append(row); save()
         print(f"{variant:>18} {seconds:5.1f} s: warm p50 {row['warm_p50_ms']:8.2f} ms (chain {row['chain_p50_ms']:7.3f} ms), "
               f"first call {first_s:6.2f} s, fresh process {row['fresh_process_first_conversion_s']} s", flush=True)
+    svc.close()  # the converter owns its runners: freed once per variant
 save()
