@@ -5,6 +5,7 @@
 # %% ../nbs/25_pipeline.ipynb #2e3288fd
 from __future__ import annotations
 import math, time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
@@ -83,6 +84,13 @@ def _f0_track(audio_out:np.ndarray, n_frames:int, model:ModelConfig, conversion:
     return estimate_f0(audio_out, model.output_sample_rate_hz, hop_samples=model.hop_samples, frame_rate_sample_rate_hz=model.output_sample_rate_hz,
                        n_frames=n_frames, f0_min_hz=model.f0_min_hz, f0_max_hz=model.f0_max_hz, voicing_threshold=conversion.voicing_threshold)
 
+_RESAMPLER:list[ThreadPoolExecutor] = []  # one thread, made on first use and kept: soxr releases the GIL, so it resamples beside Praat
+
+def _beside(fn, *args):
+    "Start `fn(*args)` on the resampling thread; the future's result is its value."
+    if not _RESAMPLER: _RESAMPLER.append(ThreadPoolExecutor(1, thread_name_prefix="autovoice-resample"))
+    return _RESAMPLER[0].submit(fn, *args)
+
 def prepare_inputs(audio, # source audio, mono or stereo, any rate
                    sample_rate:int, # its rate in Hz
                    speaker, # [speaker_dim] float32 target speaker embedding
@@ -100,13 +108,16 @@ def prepare_inputs(audio, # source audio, mono or stereo, any rate
     speaker = check_speaker_embedding(speaker, model.speaker_dim)
     timing = timing if timing is not None else {}
     t0 = time.perf_counter()
-    audio_16k, audio_out = resample(source, rate, model.content_sample_rate_hz), resample(source, rate, model.output_sample_rate_hz)
-    timing["resample"] = timing.get("resample", 0.0) + time.perf_counter() - t0
-    t0 = time.perf_counter()
+    content = _beside(resample, source, rate, model.content_sample_rate_hz)  # the content encoder's 16 kHz, while Praat runs
+    audio_out = resample(source, rate, model.output_sample_rate_hz)
+    t1 = time.perf_counter()
     n_frames = math.ceil(len(audio_out) / model.hop_samples)
     f0_hz, voiced = _f0_track(audio_out, n_frames, model, conversion, source_f0)
     f0_hz = np.where(voiced, f0_hz * 2.0 ** (pitch_shift / 12.0), 0.0).astype(np.float32)
-    timing["f0"] = timing.get("f0", 0.0) + time.perf_counter() - t0
+    t2 = time.perf_counter()
+    audio_16k = content.result()
+    timing["f0"] = timing.get("f0", 0.0) + t2 - t1
+    timing["resample"] = timing.get("resample", 0.0) + (t1 - t0) + time.perf_counter() - t2  # what resampling adds beyond f0's time
     temperature = conversion.temperature if temperature is None else temperature
     seed = conversion.seed if seed is None else seed
     noise = temperature * torch.randn(1, model.latent_channels, n_frames, generator=torch.Generator().manual_seed(seed))
@@ -232,31 +243,35 @@ def stage_feeds(runners:Mapping[str, Callable], # stage -> runner (PyTorch fp32 
 # %% ../nbs/25_pipeline.ipynb #c5223a99
 STAGES = ("resample", "f0") + COMPONENTS + ("loudness",)
 
-def _envelope(audio:np.ndarray, hop:int)->np.ndarray:
-    "Frame RMS (hop-sized frames) interpolated to every sample."
-    n = len(audio)
+def _envelope(audio:torch.Tensor, hop:int)->torch.Tensor:
+    "Frame RMS (hop-sized frames, float64) interpolated linearly between frame centres to every sample, ends held (as `np.interp`); on `audio`'s device."
+    n = audio.shape[-1]
     frames = math.ceil(n / hop)
-    padded = np.pad(audio, (0, frames * hop - n)).reshape(frames, hop)
-    rms = np.sqrt((padded.astype(np.float64) ** 2).mean(1))
-    centres = (np.arange(frames) + 0.5) * hop
-    return np.interp(np.arange(n), centres, rms).astype(np.float32)
+    rms = F.pad(audio.double(), (0, frames * hop - n)).reshape(frames, hop).square().mean(1).sqrt()
+    position = (torch.arange(n, device=audio.device, dtype=torch.float64) / hop - 0.5).clamp(0, frames - 1)  # fractional frame of each sample
+    below = position.floor().long()
+    above, weight = (below + 1).clamp(max=frames - 1), position - below
+    return (rms[below] * (1 - weight) + rms[above] * weight).float()
 
-def _cross_fade(out:np.ndarray, wave:np.ndarray, start_sample:int, overlap:int):
-    "Write `wave` into `out` at `start_sample`, fading in over the first `overlap` samples."
+def _cross_fade(out:torch.Tensor, wave:torch.Tensor, start_sample:int, overlap:int):
+    "Write `wave` into `out` at `start_sample`, fading in over the first `overlap` samples (on their device)."
     a = start_sample
     if overlap:
-        fade = np.linspace(0.0, 1.0, overlap, dtype=np.float32)
+        fade = torch.linspace(0.0, 1.0, overlap, device=out.device)
         out[a:a + overlap] = out[a:a + overlap] * (1 - fade) + wave[:overlap] * fade
     out[a + overlap:a + len(wave)] = wave[overlap:]
 
 # %% ../nbs/25_pipeline.ipynb #710a9abe
-def _match_loudness(out:np.ndarray, source:np.ndarray, hop:int, timing:dict)->np.ndarray:
-    "Cut `out` to the source's length and give it the source's loudness contour (frame RMS), clipped to [-1, 1]."
+def _match_loudness(out:torch.Tensor|np.ndarray, # the converted waveform, on any device
+                    source:np.ndarray, # the source at the output rate (the loudness reference)
+                    hop:int, timing:dict)->np.ndarray: # float32 on the host
+    "Cut `out` to the source's length, give it the source's loudness contour (frame RMS) and clip to [-1, 1] where `out` lies; then the one copy to the host."
     t0 = time.perf_counter()
-    out = out[: len(source)]
-    gain = _envelope(source, hop) / np.maximum(_envelope(out, hop), 1e-4)
+    out = torch.as_tensor(out)[: len(source)].float()
+    reference = torch.from_numpy(np.ascontiguousarray(source, np.float32)).to(out.device, non_blocking=True)
+    matched = (out * (_envelope(reference, hop) / _envelope(out, hop).clamp(min=1e-4))).clamp(-1.0, 1.0).cpu().numpy()
     timing["loudness"] = timing.get("loudness", 0.0) + time.perf_counter() - t0
-    return np.clip(out * gain, -1.0, 1.0).astype(np.float32)
+    return matched
 
 def batch_limit(runners:Mapping[str, Any], contracts:Mapping[str, ComponentContract], profiles:Mapping[str, Mapping[str, ShapeRange]])->int:
     "The largest batch every stage's optimization profile takes (a runner's own `profile` wins, as in `frame_limits`)."
@@ -287,7 +302,7 @@ def convert_inputs(runners:Mapping[str, Any], # stage -> runner
                    progress:bool=False, # a progress bar over chain runs
                    chunk_batch:int|None=None, # chunks of one length per chain run; None: the profiles' batch limit on a GPU, 1 on the CPU (compute-bound there: batching only adds memory)
                   )->np.ndarray: # float32 audio at the output rate, as long as the source
-    "Convert a prepared utterance in chunks (batched where the profiles allow), on the runners' device; one host copy, then cross-fade and loudness."
+    "Convert a prepared utterance in chunks (batched where the profiles allow), cross-fade and match loudness on the runners' device; one host copy at the end."
     timing = timing if timing is not None else {}
     min_frames, max_frames = frame_limits(runners, contracts, profiles, model)
     plan = plan_chunks(inputs.n_frames, max_frames, round(conversion.crossfade_seconds * model.frame_rate_hz))
@@ -298,16 +313,16 @@ def convert_inputs(runners:Mapping[str, Any], # stage -> runner
     if progress and len(runs) > 1:
         from tqdm.auto import tqdm
         runs = tqdm(runs, desc="converting", unit="run")
-    waves = []  # stay where the vocoder wrote them until the one copy below
+    waves = []  # stay where the vocoder wrote them: cross-fade and loudness run there too
     for run in runs:
         _, wave = run_chain(runners, feeds[run[0]] if len(run) == 1 else {k: torch.cat([feeds[i][k] for i in run]) for k in feeds[0]}, timing)
         wave = wave.reshape(len(run), -1)
         waves += [wave[j, : (plan.chunks[i][1] - plan.chunks[i][0]) * hop] for j, i in enumerate(run)]
-    host = torch.cat(waves).float().cpu().numpy()  # the one device -> host copy
-    out, offset = np.zeros(inputs.n_frames * hop, np.float32), 0
+    joined = torch.cat(waves).float()
+    out, offset = torch.zeros(inputs.n_frames * hop, device=joined.device), 0
     for i, (start, stop) in enumerate(plan.chunks):
         n = (stop - start) * hop
-        _cross_fade(out, host[offset:offset + n], start * hop, plan.overlap_frames * hop if i > 0 else 0); offset += n
+        _cross_fade(out, joined[offset:offset + n], start * hop, plan.overlap_frames * hop if i > 0 else 0); offset += n
     timing["chunks"] = len(plan.chunks)
     return _match_loudness(out, inputs.audio_out, hop, timing)
 

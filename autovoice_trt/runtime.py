@@ -4,7 +4,7 @@
 
 # %% ../nbs/45_runtime.ipynb #1ec4ef8f
 from __future__ import annotations
-import dataclasses
+import dataclasses, os
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -16,14 +16,16 @@ from .core import AutovoiceError, logger
 from .config import COMPONENTS
 from .backends.base import Runner
 from .backends.pytorch import TORCH_VARIANTS, torch_runners, variant_precision
+from .backends.torch_aot import AotRunner, aot_packages
 from .graphs.folder import PRECISIONS, GraphFolder, export_graphs, repair_command
 
 # %% auto #0
-__all__ = ['RUNNER_BACKENDS', 'BACKENDS', 'BENCHMARK_TORCH', 'ACCURACY_VARIANTS', 'RTX_COMPUTE_CAPABILITIES', 'GRAPH_WORK',
-           'RunnerSpec', 'runner_spec', 'unavailable', 'Workspace', 'make_runners']
+__all__ = ['RUNNER_BACKENDS', 'AOT_VARIANTS', 'BACKENDS', 'BENCHMARK_TORCH', 'ACCURACY_VARIANTS', 'RTX_COMPUTE_CAPABILITIES',
+           'GRAPH_WORK', 'RunnerSpec', 'runner_spec', 'unavailable', 'Workspace', 'make_runners']
 
 # %% ../nbs/45_runtime.ipynb #4ea5da62
 RUNNER_BACKENDS = ("torch", "onnxruntime", "tensorrt")  # what `autovoice-trt convert --backend` takes
+AOT_VARIANTS = ("aot fp16",)  # torch variants compiled ahead of time into packages the workspace keeps (`backends.torch_aot`)
 BACKENDS = ("torch", "torch-cuda-graphs", "torch-compile", "torch-fast", "onnxruntime", "tensorrt")  # the benchmark's names
 BENCHMARK_TORCH = {("torch", "fp32"): "eager fp32", ("torch", "fp16"): "autocast fp16",
                    ("torch-cuda-graphs", "fp32"): "cuda graphs fp32", ("torch-cuda-graphs", "fp16"): "cuda graphs autocast fp16",
@@ -60,7 +62,7 @@ def _torch_variant(name:str, precision:str|None, variant:str|None)->tuple[str, s
         if (name, precision) not in BENCHMARK_TORCH: raise AutovoiceError(f"{name}: the fp16 path (fp16 weights with fp32 islands), got precision {precision!r}; its fp32 baseline is torch fp32")
         return precision, BENCHMARK_TORCH[name, precision]
     variant = variant or ("autocast fp16" if precision == "fp16" else "eager fp32")
-    if variant not in TORCH_VARIANTS: raise AutovoiceError(f"torch variant: expected one of {list(TORCH_VARIANTS)}, got {variant!r}")
+    if variant not in (*TORCH_VARIANTS, *AOT_VARIANTS): raise AutovoiceError(f"torch variant: expected one of {[*TORCH_VARIANTS, *AOT_VARIANTS]}, got {variant!r}")
     if precision is not None and variant_precision(variant) != precision:
         raise AutovoiceError(f"torch variant {variant!r}: it computes {variant_precision(variant)}, the precision asked is {precision}")
     return variant_precision(variant), variant
@@ -78,7 +80,7 @@ def runner_spec(backend:str="torch", # torch | onnxruntime | tensorrt, a benchma
         named = ACCURACY_VARIANTS[backend]
         if precision not in (None, named[1]): raise AutovoiceError(f"precision: the variant {backend!r} computes {named[1]}, the precision asked is {precision}")
         return RunnerSpec(named[0], named[1], named[2], device)
-    if backend in TORCH_VARIANTS: backend, variant = "torch", backend
+    if backend in (*TORCH_VARIANTS, *AOT_VARIANTS): backend, variant = "torch", backend
     if backend.startswith("torch") and backend in BACKENDS: return RunnerSpec("torch", *_torch_variant(backend, precision, variant), device)
     if backend not in RUNNER_BACKENDS: raise AutovoiceError(f"backend: expected one of {list(RUNNER_BACKENDS)} (or {list(BACKENDS[1:4])}, a torch variant or an accuracy variant), got {backend!r}")
     precision = precision or default_precision
@@ -131,6 +133,12 @@ class Workspace:
     def __post_init__(self):
         for name in ("graph_dir", "engine_dir"):
             if getattr(self, name) is not None: object.__setattr__(self, name, Path(getattr(self, name)))
+
+    @property
+    def aot_dir(self)->Path: # engine_dir/torch-aot, or the user's cache's torch-aot
+        "Where the ahead-of-time packages live."
+        if self.engine_dir is not None: return self.engine_dir/"torch-aot"
+        return Path(os.environ.get("AUTOVOICE_TRT_CACHE") or Path.home()/".cache"/"autovoice_trt")/"torch-aot"
 
     @classmethod
     def under(cls, work_dir:str|Path, **kwargs)->Workspace: # work_dir/graphs and work_dir/engines, made when missing
@@ -189,6 +197,14 @@ def _onnxruntime(folder:GraphFolder, config, spec:RunnerSpec)->dict[str, Runner]
         return onnxruntime_runners(folder.path, config, spec.variant, ("CUDAExecutionProvider", "CPUExecutionProvider"), options, io_binding=True)
     return onnxruntime_runners(folder.path, config, spec.variant)
 
+def _aot(model, workspace:Workspace, spec:RunnerSpec)->dict[str, Runner]:
+    "Packages current in the workspace (built where missing or stale: always in the user's cache), as runners."
+    profiles = {c: model.config.tensorrt.voice_conversion.profile(c) for c in COMPONENTS}
+    batch = {c: min(profiles[c][s.name].max[0] for s in model.contracts[c].inputs if s.dims[0] == "batch") for c in COMPONENTS}
+    make = workspace.make or workspace.engine_dir is None
+    paths = aot_packages(model.export_modules(), model.contracts, workspace.aot_dir, spec.device, batch, make)
+    return {c: AotRunner(paths[c], model.contracts[c], device=spec.device) for c in COMPONENTS}
+
 def make_runners(spec:RunnerSpec, # what runs (`runner_spec`)
                  model, # a `VoiceModel` (or the converter): its weights, config and contracts
                  workspace:Workspace|None=None, # the graph and engine folders (onnxruntime, tensorrt)
@@ -196,7 +212,8 @@ def make_runners(spec:RunnerSpec, # what runs (`runner_spec`)
     "The one factory: the runners of `spec` on `model`'s weights, all active."
     from autovoice_trt.backends.tensorrt import load_tensorrt_engines
     if not isinstance(spec, RunnerSpec): raise AutovoiceError(f"spec: expected a RunnerSpec (from runner_spec), got {type(spec).__name__}")
-    if spec.backend == "torch": runners = torch_runners(model.export_modules(), model.contracts, spec.variant, spec.device)
+    if spec.backend == "torch" and spec.variant in AOT_VARIANTS: runners = _aot(model, workspace or Workspace(), spec)
+    elif spec.backend == "torch": runners = torch_runners(model.export_modules(), model.contracts, spec.variant, spec.device)
     elif spec.backend == "onnxruntime": runners = _onnxruntime((workspace or Workspace()).graphs(model, (spec.precision,)), model.config, spec)
     else:
         workspace = workspace or Workspace()

@@ -1,7 +1,7 @@
 """The architecture as a user and a maintainer meet it: the seed's API from one import in a fresh interpreter, one
 orchestration (the calibration loader and the benchmark see exactly what a conversion hands its runners), layers that
 point one way, every config key read, and modules of one job."""
-import ast, subprocess, sys, textwrap
+import ast, re, subprocess, sys, textwrap
 from pathlib import Path
 
 import numpy as np
@@ -10,13 +10,40 @@ import torch
 import yaml
 
 PACKAGE = Path(__file__).resolve().parents[1]/"autovoice_trt"
-LAYERS = ["core", "config", "audio", "graphs.export", "models", "backends.base", "backends.pytorch", "pipeline", "graphs.folder",
-          "backends.onnxruntime", "graphs.fp16", "backends.tensorrt_build", "graphs.int8", "backends.tensorrt10_calibrator", "backends.tensorrt", "runtime", "converter",
-          "evaluation", "training", "serving", "demo", "explorer", "cli", "benchmark"]  # lowest first; evaluation.compare is plain metrics, read from anywhere
+README = PACKAGE.parent/"README.md"
+
+def _modules()->list[str]:
+    "Every module of the package (dotted, under autovoice_trt), package __init__ files and the nbdev index left out."
+    return sorted(".".join(p.relative_to(PACKAGE).with_suffix("").parts) for p in PACKAGE.rglob("*.py") if p.name not in ("__init__.py", "_modidx.py"))
+
+def readme_layers(text:str)->list[list[str]]:
+    "The README's layout table, lowest row first: per row, the backticked names in its modules column that are modules or packages of ours."
+    lines = text[text.index("| layer | modules | notebooks |"):].splitlines()[2:]  # after the header and its rule
+    rows = [line.split("|") for line in lines[: next((i for i, line in enumerate(lines) if not line.startswith("|")), len(lines))]]
+    real = lambda name: (PACKAGE/(name.replace(".", "/") + ".py")).is_file() or (PACKAGE/name.replace(".", "/")/"__init__.py").is_file()
+    return [[n for n in re.findall(r"`([a-z_][a-z0-9_.]*)`", row[2]) if real(n)] for row in rows]
+
+LAYERS = readme_layers(README.read_text())
 
 def _layer(module:str)->int:
-    if module == "evaluation.compare": return 0
-    return max(i for i, l in enumerate(LAYERS) if module == l or module.startswith(l + "."))
+    "The row of the README's table that holds `module` (the longest name that is it or a package above it)."
+    found = [(len(name), i) for i, row in enumerate(LAYERS) for name in row if module == name or module.startswith(name + ".")]
+    assert found, f"{module}: in no row of README's layout table"
+    return max(found)[1]
+
+def test_readme_layer_table_places_every_module_once():
+    assert len(LAYERS) >= 10 and all(LAYERS), LAYERS
+    names = [n for row in LAYERS for n in row]
+    assert len(names) == len(set(names)), f"named twice: {sorted(n for n in names if names.count(n) > 1)}"
+    assert [m for m in _modules() if not any(m == n or m.startswith(n + ".") for n in names)] == []
+    assert _layer("graphs.int8.calibrate") > _layer("backends.tensorrt_build") > _layer("pipeline") > _layer("models.flow") > _layer("graphs.export")
+
+def test_readme_table_parser_catches_a_missing_module():
+    "The check above can fail: a table without the runtime row leaves `runtime` unplaced."
+    text = README.read_text()
+    row = next(line for line in text.splitlines() if line.startswith("| runtime |"))
+    without = readme_layers(text.replace(row + "\n", ""))
+    assert not any("runtime" in r for r in without) and len(without) == len(LAYERS) - 1
 
 def test_seed_sequence_from_one_import(tmp_path):
     code = textwrap.dedent(f"""
@@ -118,10 +145,10 @@ def _imported(module:str, node:ast.ImportFrom)->list[str]:
     return [f"{base}.{a.name}".lstrip(".") if not base or base in ("models", "graphs", "graphs.int8", "backends", "evaluation", "audio") else base for a in node.names]
 
 def test_layers_point_one_way():
+    "No import points down README's layer table (to a later row)."
     upward = []
-    for path in PACKAGE.rglob("*.py"):
-        if path.name in ("__init__.py", "_modidx.py"): continue
-        module = ".".join(path.relative_to(PACKAGE).with_suffix("").parts)
+    for module in _modules():
+        path = PACKAGE/(module.replace(".", "/") + ".py")
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom):
                 upward += [f"{module} imports {name}" for name in _imported(module, node) if _layer(name) > _layer(module)]

@@ -18,7 +18,7 @@ from autovoice_trt.converter import SingingVoiceConverter
 from autovoice_trt.evaluation.benchmark import benchmark_feeds, environment_stamp
 from autovoice_trt.evaluation.suite import time_chain
 
-PRECISION = {"eager fp32": "fp32", "cuda graphs fp16": "fp16", "channels-last fp16": "fp16", "fast fp16": "fp16"}
+PRECISION = {"eager fp32": "fp32", "cuda graphs fp16": "fp16", "channels-last fp16": "fp16", "fast fp16": "fp16", "aot fp16": "fp16"}
 
 parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 parser.add_argument("--out", help="JSON file to write (the parent run)")
