@@ -10,10 +10,10 @@ from pathlib import Path
 from .core import AutovoiceError
 
 # %% auto #0
-__all__ = ['add_runner_arguments', 'runners_from_args', 'conversion_outputs', 'cmd_convert', 'cmd_train', 'cmd_demo', 'cmd_serve',
-           'cmd_load_test', 'cmd_triton_repository', 'installed_version', 'extras_status', 'environment_info',
-           'cmd_info', 'cmd_export', 'cmd_fp16', 'cmd_calibrate', 'cmd_build', 'add_benchmark_arguments',
-           'benchmark_settings', 'cmd_benchmark', 'OneLineParser', 'build_parser', 'main']
+__all__ = ['add_runner_arguments', 'runners_from_args', 'conversion_sources', 'conversion_outputs', 'cmd_convert', 'cmd_train',
+           'cmd_demo', 'cmd_serve', 'cmd_load_test', 'cmd_triton_repository', 'installed_version', 'extras_status',
+           'environment_info', 'cmd_info', 'cmd_export', 'cmd_fp16', 'cmd_calibrate', 'cmd_build',
+           'add_benchmark_arguments', 'benchmark_settings', 'cmd_benchmark', 'OneLineParser', 'build_parser', 'main']
 
 # %% ../nbs/90_cli.ipynb #9df40cf4
 def add_runner_arguments(p:argparse.ArgumentParser)->argparse.ArgumentParser:
@@ -23,7 +23,7 @@ def add_runner_arguments(p:argparse.ArgumentParser)->argparse.ArgumentParser:
     p.add_argument("--engine-dir", help="engines from `autovoice-trt build` (for --backend tensorrt)")
     p.add_argument("--precision", choices=["fp32", "fp16", "int8"], default=None, help="onnxruntime: which graphs of --onnx-dir; tensorrt: which engines of --engine-dir (default: config tensorrt.voice_conversion.precision)")
     p.add_argument("--device", default="cpu", help="torch: where the modules run (cpu, cuda, cuda:N); onnxruntime: cuda for the CUDA provider")
-    p.add_argument("--torch-variant", default=None, help="torch: a runner variant, e.g. 'fast fp16' (GPU: fp16 weights, channels-last, compiled, CUDA graphs) or 'channels-last fp16'; default eager fp32 / autocast fp16")
+    p.add_argument("--torch-variant", default=None, help="torch: a runner variant, e.g. 'fast fp16' (GPU: fp16 weights, channels-last, compiled, CUDA graphs) or 'channels-last fp16' (no compile), or 'aot fp16' (the fast path compiled ahead of time into packages, once); default eager fp32 / autocast fp16")
     p.add_argument("--config", default=None, help="user YAML overriding the defaults")
     p.add_argument("--weights", "--checkpoint", dest="weights", default=None, help="trained (the shipped weights, the default where they fit the config), reference (deterministic, untrained) or a .safetensors path")
     return p
@@ -36,25 +36,40 @@ def runners_from_args(args, config):
     svc = SingingVoiceConverter(config, weights=args.weights)
     return svc, svc.runners(spec, onnx_dir=args.onnx_dir, engine_dir=args.engine_dir)
 
+def conversion_sources(sources:list, # what `convert` was given: files and folders
+                      )->tuple[list[Path], bool]: # (the audio files, in order; whether a folder was among them)
+    "Each source as given, a folder as its WAV / FLAC files (sorted by name, not recursive)."
+    from autovoice_trt.core import AutovoiceError
+    from autovoice_trt.audio.io import AUDIO_FORMATS
+    files, folder = [], False
+    for source in map(Path, sources):
+        if not source.is_dir(): files.append(source); continue
+        found = sorted(p for p in source.iterdir() if p.suffix.lower() in AUDIO_FORMATS and p.is_file())
+        if not found: raise AutovoiceError(f"source folder {str(source)!r}: expected {' or '.join(AUDIO_FORMATS.values())} files in it, got none")
+        files, folder = files + found, True
+    return files, folder
+
 def conversion_outputs(sources:list, # the source files, in order
-                       output:str, # -o: a file for one source; an existing folder for several
+                       output:str, # -o: a file for one source; an existing folder for several (or for a folder of sources)
+                       into_folder:bool=False, # a folder was among the sources: the outputs go into a folder even for one file
                       )->list[Path]: # where each conversion goes
     "One output per source: `output` itself for one source, `output/<source name>.wav` for several."
     from autovoice_trt.core import AutovoiceError
-    if len(sources) == 1: return [Path(output)]
-    if not Path(output).is_dir(): raise AutovoiceError(f"--output: {len(sources)} sources are written into a folder: expected an existing folder, got {str(output)!r}")
+    if len(sources) == 1 and not into_folder: return [Path(output)]
+    if not Path(output).is_dir(): raise AutovoiceError(f"--output: {len(sources)} source{'s are' if len(sources) > 1 else ' (from a folder) is'} written into a folder: expected an existing folder, got {str(output)!r}")
     names = [Path(s).stem + ".wav" for s in sources]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice: raise AutovoiceError(f"sources: each needs its own output name in {str(output)!r}, got {twice} more than once")
     return [Path(output)/n for n in names]
 
 def cmd_convert(args)->int:
-    "autovoice-trt convert SOURCE [SOURCE ...] -o OUT --speaker REF_AUDIO|EMB.npy: every source checked first, then one runner set converts them all."
+    "autovoice-trt convert SOURCE|FOLDER [...] -o OUT --speaker REF_AUDIO|EMB.npy: every source checked first, then one runner set converts them all."
     from autovoice_trt.config import load_config
     from autovoice_trt.converter import read_conversion_request
     config = load_config(args.config)
+    sources, from_folder = conversion_sources(args.source)
     requests = [read_conversion_request(source, output, args.speaker, config, args.pitch_shift, args.temperature, args.seed, args.output_sample_rate)
-                for source, output in zip(args.source, conversion_outputs(args.source, args.output))]
+                for source, output in zip(sources, conversion_outputs(sources, args.output, from_folder))]
     svc, runners = runners_from_args(args, config)
     with svc:
         for request in requests:
@@ -301,7 +316,7 @@ def build_parser()->argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("convert", help="convert a recording to a target speaker")
-    p.add_argument("source", nargs="+", help="source audio (WAV/FLAC, any rate, mono or stereo); several share one set of runners")
+    p.add_argument("source", nargs="+", help="source audio (WAV/FLAC, any rate, mono or stereo) or a folder of them; several share one set of runners")
     p.add_argument("-o", "--output", required=True, help="output .wav or .flac (its folder must exist; never the source or the speaker file); for several sources an existing folder")
     p.add_argument("--speaker", required=True, help="reference audio of the target speaker, or a [256] float32 .npy embedding")
     p.add_argument("--pitch-shift", type=float, default=0.0, help="semitones, -24..24")

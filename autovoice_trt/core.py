@@ -227,7 +227,7 @@ def check_feed(specs:Sequence[TensorSpec], # the inputs a component (or an engin
                feed:Mapping[str,Any], # name -> numpy array or torch tensor
                component:str="", # used in messages
                profile:Mapping[str,Any]|None=None, # input name -> min/max shapes (a `ShapeRange`); None: no range check
-               check_finite:bool=True, # reject NaN / inf in float inputs
+               check_finite:bool=True, # reject NaN / inf in float inputs held on the host (a CUDA tensor's values are not read: see below)
               )->dict[str,Any]: # the feed, each tensor in its declared dtype
     "Check names, ranks, fixed dims, shared axis sizes, finiteness, profile range and dtype kind; cast same-kind dtypes (logged)."
     where = f"{component}: " if component else ""
@@ -251,7 +251,9 @@ def check_feed(specs:Sequence[TensorSpec], # the inputs a component (or an engin
                 if size == 0: raise AutovoiceError(f"{where}{spec.name}: axis {want!r} is empty, got {got}")
                 axes.setdefault(want, (size, spec.name))
         if profile is not None and spec.name in profile: _check_range(spec, list(value.shape), profile[spec.name], where)
-        if check_finite and _dtype_kind(spec.dtype) == "float":
+        # reading a CUDA tensor's values would make the host wait for the device between every two stages of a chain
+        # whose inputs come from the stage before; a conversion checks its finished audio instead (`pipeline`)
+        if check_finite and _dtype_kind(spec.dtype) == "float" and not (isinstance(value, torch.Tensor) and value.is_cuda):
             finite = torch.isfinite(value).all().item() if isinstance(value, torch.Tensor) else bool(np.isfinite(value).all())
             if not finite: raise AutovoiceError(f"{where}{spec.name}: contains NaN or infinite values ({got})")
         if dtype_name(value) != spec.dtype:

@@ -244,14 +244,15 @@ def stage_feeds(runners:Mapping[str, Callable], # stage -> runner (PyTorch fp32 
 STAGES = ("resample", "f0") + COMPONENTS + ("loudness",)
 
 def _envelope(audio:torch.Tensor, hop:int)->torch.Tensor:
-    "Frame RMS (hop-sized frames, float64) interpolated linearly between frame centres to every sample, ends held (as `np.interp`); on `audio`'s device."
+    "Frame RMS (hop-sized frames) interpolated linearly between frame centres to every sample, ends held (as `np.interp`); float32 on `audio`'s device, frame by frame (no per-sample index arrays)."
     n = audio.shape[-1]
     frames = math.ceil(n / hop)
-    rms = F.pad(audio.double(), (0, frames * hop - n)).reshape(frames, hop).square().mean(1).sqrt()
-    position = (torch.arange(n, device=audio.device, dtype=torch.float64) / hop - 0.5).clamp(0, frames - 1)  # fractional frame of each sample
-    below = position.floor().long()
-    above, weight = (below + 1).clamp(max=frames - 1), position - below
-    return (rms[below] * (1 - weight) + rms[above] * weight).float()
+    rms = F.pad(audio.double(), (0, frames * hop - n)).reshape(frames, hop).square().mean(1).sqrt().float()[:, None]
+    before, after = torch.cat([rms[:1], rms[:-1]]), torch.cat([rms[1:], rms[-1:]])  # neighbours, the ends held
+    offset = torch.arange(hop, device=audio.device, dtype=torch.float32) / hop - 0.5  # where a sample lies from its frame's centre, in frames
+    first_half = offset < 0
+    start, end = torch.where(first_half, before, rms), torch.where(first_half, rms, after)
+    return torch.lerp(start, end, torch.where(first_half, offset + 1, offset).expand(frames, hop)).reshape(-1)[:n]
 
 def _cross_fade(out:torch.Tensor, wave:torch.Tensor, start_sample:int, overlap:int):
     "Write `wave` into `out` at `start_sample`, fading in over the first `overlap` samples (on their device)."
@@ -270,6 +271,8 @@ def _match_loudness(out:torch.Tensor|np.ndarray, # the converted waveform, on an
     out = torch.as_tensor(out)[: len(source)].float()
     reference = torch.from_numpy(np.ascontiguousarray(source, np.float32)).to(out.device, non_blocking=True)
     matched = (out * (_envelope(reference, hop) / _envelope(out, hop).clamp(min=1e-4))).clamp(-1.0, 1.0).cpu().numpy()
+    if not np.isfinite(matched).all():  # the one read of values that stayed on the device (`check_feed` reads host values only)
+        raise AutovoiceError(f"converted audio: {int((~np.isfinite(matched)).sum())} of {len(matched)} samples are NaN or infinite (a runner's output; check its precision)")
     timing["loudness"] = timing.get("loudness", 0.0) + time.perf_counter() - t0
     return matched
 
