@@ -176,7 +176,8 @@ def result_figure(result:ExplorerResult, # from `explore`
     f0_axes = [ax for ax in fig.axes if ax.get_ylabel() == "f0 (Hz)"]  # mel_figure's twin axes, source then output
     wanted = np.where(result.source_f0_hz > 0, result.source_f0_hz * 2 ** (result.pitch_shift / 12), np.nan)
     f0_axes[-1].plot(np.arange(len(wanted)) / result.frame_rate_hz, wanted, color="white", ls="--", lw=1, label="source f0, shifted")
-    f0_axes[-1].legend(loc="upper right", fontsize=8, facecolor="0.25", labelcolor="white")
+    f0_axes[-1].lines[0].set_label("f0 (Praat)")
+    fig.legend(handles=f0_axes[-1].lines, loc="upper left", bbox_to_anchor=(0.12, 0.0), ncol=2, fontsize=8, facecolor="0.25", labelcolor="white")  # below the plots, off the data
     top = max(ax.get_ylim()[1] for ax in f0_axes)
     for ax in f0_axes: ax.set_ylim(0, top)
     return fig
@@ -219,32 +220,56 @@ class Explorer:
         except ImportError: raise AutovoiceError("the explorer needs ipywidgets (pip install ipywidgets)") from None
         self.svc, self.device, self.work_dir, self.choices = svc, device, work_dir, available_choices(device)
         self._runners, self._speakers, self._session = {}, {}, None
-        self.source_kind = w.ToggleButtons(options=["synthetic singer", "upload"], description="source")
+        self.source_kind = w.ToggleButtons(options=["synthetic singer", "upload"], value="synthetic singer", description="source")
         self.voice = w.Dropdown(options=list(VOICES), value="tenor", description="singer")
         self.seconds = w.FloatSlider(value=seconds, min=0.5, max=10.0, step=0.25, description="seconds")
         self.seed = w.IntText(value=0, description="phrase seed")
         self.upload = w.FileUpload(accept=",".join(AUDIO_FORMATS), multiple=False, description="WAV / FLAC")
         self.target = w.Dropdown(options=list(VOICES), value="soprano", description="target")
-        self.backend = w.Dropdown(options=list(dict.fromkeys(c["backend"] for c in self.choices if c["available"])), description="backend")
+        backends = list(dict.fromkeys(c["backend"] for c in self.choices if c["available"]))
+        self.backend = w.Dropdown(options=backends, value=backends[0], description="backend")
         self.precision = w.Dropdown(description="precision")
         self.pitch_shift = w.IntSlider(value=0, min=PITCH_SHIFT_RANGE[0], max=PITCH_SHIFT_RANGE[1], description="semitones")
-        self.button = w.Button(description="Convert", button_style="primary")
-        self.status, self.not_here = w.HTML(), w.HTML(self._not_here())
-        self.source_audio, self.output_audio = w.Audio(format="wav", autoplay=False), w.Audio(format="wav", autoplay=False)
-        self.figure, self.tables = w.Image(format="png"), w.Output()
-        self.backend.observe(self._offer_precisions, "value"); self._offer_precisions()
-        self.button.on_click(self.convert)
+        self.button = w.Button(description="Convert", button_style="primary").add_class("explorer-convert")
+        self.status, self.not_here = w.HTML().add_class("explorer-status"), w.HTML(self._not_here())
+        self.source_audio, self.output_audio = (w.Audio(format="wav", autoplay=False, loop=False) for _ in range(2))
+        self.figure, self.tables = w.Image(format="png", layout=w.Layout(align_self="flex-start", max_width="100%")), w.Output()
+        self.synthetic, self.results = w.HBox([self.voice, self.seconds, self.seed]), w.VBox()  # results: empty until a conversion
+        self._wire()
 
 # %% ../nbs/88_explorer.ipynb #b064e29a
 @patch
+def _wire(self:Explorer):
+    "Precision follows the backend, an upload becomes the source, the synthetic singer's controls show only for it."
+    self.backend.observe(self._offer_precisions, "value"); self._offer_precisions()
+    self.source_kind.observe(self._show_source, "value"); self._show_source()
+    self.upload.observe(self._uploaded, "value")
+    self.button.on_click(self.convert)
+
+@patch
+def _uploaded(self:Explorer, change=None):
+    "A chosen file becomes the source."
+    if self.upload.value: self.source_kind.value = "upload"
+
+@patch
 def _offer_precisions(self:Explorer, change=None):
-    "Offer the precisions the chosen backend runs here."
-    self.precision.options = [c["precision"] for c in self.choices if c["available"] and c["backend"] == self.backend.value]
+    "Offer the precisions the chosen backend runs here, keeping the chosen one where the new backend runs it too."
+    offered = [c["precision"] for c in self.choices if c["available"] and c["backend"] == self.backend.value]
+    chosen = self.precision.value if self.precision.value in offered else offered[0]
+    self.precision.options, self.precision.value = offered, chosen
+
+@patch
+def _show_source(self:Explorer, change=None):
+    "Show the singer, seconds and seed only while the synthetic singer is the source."
+    self.synthetic.layout.display = "none" if self.source_kind.value == "upload" else None
 
 @patch
 def _not_here(self:Explorer)->str:
     "The choices that do not run here, with the reason, as HTML."
-    rows = [f"{c['backend']} {c['precision']}: {html.escape(c['reason'])}" for c in self.choices if not c["available"]]
+    reasons: dict[tuple[str, str], list[str]] = {}  # (backend, reason) -> its precisions, so one reason is said once
+    for c in self.choices:
+        if not c["available"]: reasons.setdefault((c["backend"], c["reason"]), []).append(c["precision"])
+    rows = [f"{backend} {', '.join(precisions)}: {html.escape(reason)}" for (backend, reason), precisions in reasons.items()]
     return "<small>Not here: " + "; ".join(rows) + "</small>" if rows else ""
 
 @patch
@@ -260,10 +285,9 @@ def show(self:Explorer, message:str, # the status line
 def widget(self:Explorer): # the explorer's VBox
     "Every widget, laid out."
     from ipywidgets import HBox, Label, VBox
-    source = VBox([self.source_kind, HBox([self.voice, self.seconds, self.seed]), self.upload])
+    source = VBox([self.source_kind, self.synthetic, self.upload])
     choice = VBox([self.target, HBox([self.backend, self.precision]), self.pitch_shift, self.not_here])
-    listen = HBox([VBox([Label("source"), self.source_audio]), VBox([Label("output"), self.output_audio])])
-    return VBox([source, choice, self.button, self.status, listen, self.figure, self.tables])
+    return VBox([source, choice, self.button, self.status, self.results]).add_class("explorer")
 
 @patch
 def display(self:Explorer):
@@ -319,21 +343,25 @@ def convert(self:Explorer, button=None):
 
 @patch
 def clear(self:Explorer):
-    "Empty the audio, the figure and the tables."
+    "Take the players, the figure and the tables off the page, then empty them (an empty player or image would show as broken)."
+    self.results.children = ()
     self.source_audio.value = self.output_audio.value = self.figure.value = b""
     self.tables.outputs = ()
 
 # %% ../nbs/88_explorer.ipynb #7603fd34
 @patch
 def show_result(self:Explorer, result:ExplorerResult):
-    "Fill the audio, the figure, the tables and the status line."
+    "Fill the audio, the figure, the tables and the status line, then put them on the page."
     import matplotlib.pyplot as plt
+    from ipywidgets import HBox, Label, VBox
     self.source_audio.value = wav_bytes(result.source, result.source_rate_hz)
     self.output_audio.value = wav_bytes(result.output, result.output_rate_hz)
     fig, png = result_figure(result), io.BytesIO()
-    fig.savefig(png, format="png", dpi=90, bbox_inches="tight"); plt.close(fig)
+    fig.savefig(png, format="png", dpi=100, bbox_inches="tight"); plt.close(fig)
     self.figure.value = png.getvalue()
     self.tables.append_display_data(result_tables(result))
+    listen = HBox([VBox([Label(f"source: {result.names[0]}"), self.source_audio]), VBox([Label(f"output: {result.names[1]}"), self.output_audio])])
+    self.results.children = (listen, self.figure, self.tables)
     self.show(result_summary(result))
 
 @patch
