@@ -6,7 +6,7 @@ server is stopped by its process group in a `finally`, whatever happened.
 
 Set AUTOVOICE_EXPLORER_SCREENSHOT=path.png to keep a screenshot of the finished upload conversion (nbs/images/explorer.png
 was taken that way)."""
-import importlib.util, json, os, secrets, signal, subprocess, sys, time, urllib.request
+import importlib.util, json, os, secrets, shutil, signal, subprocess, sys, time, urllib.request
 from pathlib import Path
 
 import pytest
@@ -110,6 +110,7 @@ def test_explorer_in_jupyterlab(tmp_path):
     if not Path(check_site.CHROMIUM).exists(): pytest.fail(f"no Chromium at {check_site.CHROMIUM}: install Debian's package (apt-get install chromium)")
     folder = tmp_path/"notebooks"; folder.mkdir()
     (folder/NOTEBOOK.name).write_bytes(NOTEBOOK.read_bytes())  # a copy: JupyterLab saves what it runs, nbs/ stays as it is
+    shutil.copytree(NOTEBOOK.parent/"images", folder/"images")  # the pictures its Markdown shows
     rate = 44100
     tenor = resample(synth_singing(1.5, 22050, "tenor", seed=3).audio, 22050, rate)
     wav = write_audio(tmp_path/"my tenor.wav", tenor, rate).read_bytes()
@@ -121,6 +122,7 @@ def test_explorer_in_jupyterlab(tmp_path):
             page = browser.new_context(viewport={"width": 1400, "height": 1800}).new_page()
             page.on("pageerror", lambda e: problems.append(f"uncaught exception: {e}"))
             page.on("console", lambda m: m.type == "error" and problems.append(f"console error: {m.text}"))
+            page.on("response", lambda r: r.status >= 400 and problems.append(f"{r.url.split('?')[0]} answered {r.status}"))
             page.goto(url.format(NOTEBOOK.name), wait_until="load")
             page.wait_for_function(KERNEL_READY_JS, timeout=90000)  # the kernel started and answered
             assert "Error displaying widget" not in page.inner_text(".jp-Notebook"), "a saved widget output points at a model that is gone"
