@@ -26,7 +26,7 @@ from .graphs.folder import PRECISIONS, GraphFolder
 from .converter import SingingVoiceConverter
 from .evaluation.compare import MarkdownTable, log_mel_metrics, markdown_table, output_metrics
 from .evaluation.quality import QUALITY_GATES, output_quality, quality_failures, sings
-from .runtime import RUNNER_BACKENDS, Workspace, make_runners, runner_spec, unavailable
+from .runtime import RUNNER_BACKENDS, Workspace, runner_spec, unavailable
 from .demo import mel_figure
 
 # %% auto #0
@@ -82,17 +82,17 @@ def explorer_runners(svc:SingingVoiceConverter, backend:str, precision:str, # th
                      device:str="cpu", # where they run
                      work_dir:str|Path|None=None, # the session's folder for graphs and engines (onnxruntime, tensorrt)
                      status:Callable[[str], Any]|None=None, # told about graphs and engines being made
-                    )->dict[str, Runner]: # component -> active runner
-    "The runners of `backend` at `precision` on `device`, or an `AutovoiceError` saying why they do not run here."
+                    )->dict[str, Runner]: # component -> active runner, kept by `svc` until its `close()`
+    "The converter's runners of `backend` at `precision` on `device`, or an `AutovoiceError` saying why they do not run here."
     if backend not in EXPLORER_BACKENDS or precision not in PRECISIONS:
         raise AutovoiceError(f"backend, precision: expected one of {list(EXPLORER_BACKENDS)} and one of {list(PRECISIONS)}, got {backend!r}, {precision!r}")
     reason = unavailable(backend, precision, device)
     if reason: raise AutovoiceError(f"{backend} {precision} does not run here: {reason}")
     spec = runner_spec(backend, precision, device=device)
-    if backend == "torch": return make_runners(spec, svc)
+    if backend == "torch": return svc.runners(spec)
     if work_dir is None: raise AutovoiceError(f"work_dir: the {backend} backend needs a folder for its graphs")
     if backend == "tensorrt": (status or logger.info)(f"building the TensorRT {precision} engines (once) into {Path(work_dir)/'engines'}")
-    return make_runners(spec, svc, Workspace.under(work_dir, status=status))
+    return svc.runners(spec, workspace=Workspace.under(work_dir, status=status))
 
 # %% ../nbs/88_explorer.ipynb #bcde83b5
 def analyse_conversion(svc:SingingVoiceConverter, # the converter (its front end, pitch range and speaker encoder)
@@ -143,7 +143,7 @@ def explore(svc:SingingVoiceConverter, audio:np.ndarray, sample_rate:int, # the 
             seed:int|None=None, # prior noise seed; None: config conversion.seed
             device:str="cpu", # where the chosen runners run (the reference runs on the CPU)
             work_dir:str|Path|None=None, # the session's folder for graphs and engines
-            runners:Mapping[str, Runner]|None=None, # the chosen runners, kept by the caller; None: made here and freed
+            runners:Mapping[str, Runner]|None=None, # the chosen runners; None: the converter's (`explorer_runners`), kept until svc.close()
             status:Callable[[str], Any]|None=None, # told what is happening (None: the log)
             names:tuple[str, str]=("source", "target"), # what the source and the target are
            )->ExplorerResult:
@@ -151,13 +151,9 @@ def explore(svc:SingingVoiceConverter, audio:np.ndarray, sample_rate:int, # the 
     status = status or logger.info
     source, rate = check_source(audio, sample_rate, svc.config.model, svc.config.conversion, name=names[0])
     check_conversion_options(pitch_shift, None, seed)
-    made = runners is None
-    runners = explorer_runners(svc, backend, precision, device, work_dir, status) if made else runners
+    runners = explorer_runners(svc, backend, precision, device, work_dir, status) if runners is None else runners
     status(f"converting {len(source) / rate:.2f} s with {backend} {precision}")
-    try: output, timing = svc.convert_timed(source, rate, target_emb, pitch_shift, seed=seed, runners=runners)
-    finally:
-        if made:
-            for runner in runners.values(): runner.deactivate()
+    output, timing = svc.convert_timed(source, rate, target_emb, pitch_shift, seed=seed, runners=runners)
     reference, started = output, time.perf_counter()
     if (backend, precision, torch.device(device).type) != ("torch", "fp32", "cpu"):
         status("converting with PyTorch fp32, the reference")
@@ -219,7 +215,7 @@ class Explorer:
         try: import ipywidgets as w
         except ImportError: raise AutovoiceError("the explorer needs ipywidgets (pip install ipywidgets)") from None
         self.svc, self.device, self.work_dir, self.choices = svc, device, work_dir, available_choices(device)
-        self._runners, self._speakers, self._session = {}, {}, None
+        self._speakers, self._session = {}, None
         self.source_kind = w.ToggleButtons(options=["synthetic singer", "upload"], value="synthetic singer", description="source")
         self.voice = w.Dropdown(options=list(VOICES), value="tenor", description="singer")
         self.seconds = w.FloatSlider(value=seconds, min=0.5, max=10.0, step=0.25, description="seconds")
@@ -319,11 +315,9 @@ def speaker(self:Explorer, voice:str)->np.ndarray:
 
 @patch
 def runners(self:Explorer, backend:str, precision:str)->dict[str, Runner]:
-    "The choice's runners, made once (graphs go to the session's work folder)."
+    "The choice's runners, made once by the converter and kept by it (graphs go to the session's work folder)."
     if self.work_dir is None: self._session = tempfile.TemporaryDirectory(prefix="autovoice_explorer_"); self.work_dir = Path(self._session.name)
-    if (backend, precision) not in self._runners:
-        self._runners[backend, precision] = explorer_runners(self.converter(), backend, precision, self.device, self.work_dir, self.show)
-    return self._runners[backend, precision]
+    return explorer_runners(self.converter(), backend, precision, self.device, self.work_dir, self.show)
 
 # %% ../nbs/88_explorer.ipynb #847f0547
 @patch
@@ -366,8 +360,6 @@ def show_result(self:Explorer, result:ExplorerResult):
 
 @patch
 def close(self:Explorer):
-    "Free the runners and remove the temporary work folder."
-    for runners in self._runners.values():
-        for runner in runners.values(): runner.deactivate()
-    self._runners = {}
+    "Free the converter's runners and remove the temporary work folder."
+    if self.svc is not None: self.svc.close()
     if self._session is not None: self._session.cleanup(); self._session, self.work_dir = None, None

@@ -6,7 +6,7 @@ server is stopped by its process group in a `finally`, whatever happened.
 
 Set AUTOVOICE_EXPLORER_SCREENSHOT=path.png to keep a screenshot of the finished upload conversion (nbs/images/explorer.png
 was taken that way)."""
-import importlib.util, json, os, secrets, shutil, signal, subprocess, sys, time, urllib.request
+import ctypes, importlib.util, json, os, secrets, shutil, signal, subprocess, sys, time, urllib.request
 from pathlib import Path
 
 import pytest
@@ -35,6 +35,13 @@ FIGURE_JS = """() => [...document.querySelectorAll('.explorer img')].map(i => ({
   room: i.closest('.jp-OutputArea-output').getBoundingClientRect().width}))"""
 
 
+def own_group():
+    """In the server's process before it starts: a process group of its own (stopped as one), and SIGTERM when this test's
+    process dies without reaching its `finally` (tools/test.sh stopping the pytest stage), so no server outlives the test."""
+    os.setsid()
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def start_lab(folder:Path, log:Path)->tuple[subprocess.Popen, str]:
     "JupyterLab on a free loopback port with a token, serving `folder`, in its own process group; returns (process, base URL with token)."
     port, token = free_ports(1)[0], secrets.token_hex(16)
@@ -50,7 +57,7 @@ def start_lab(folder:Path, log:Path)->tuple[subprocess.Popen, str]:
     notification.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))  # no "get notified about news?" toast over the page
     if os.geteuid() == 0: command.append("--allow-root")  # JupyterLab refuses root without it (containers, CI)
     with open(log, "wb") as out:
-        lab = subprocess.Popen(command, cwd=folder, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        lab = subprocess.Popen(command, cwd=folder, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, preexec_fn=own_group)
     base, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 60
     while time.monotonic() < deadline:
         if lab.poll() is not None: raise AssertionError(f"jupyter lab exited ({lab.returncode}): {log.read_text()[-3000:]}")
