@@ -21,6 +21,8 @@ _spec = importlib.util.spec_from_file_location("check_site", ROOT/"tools"/"check
 check_site = importlib.util.module_from_spec(_spec); _spec.loader.exec_module(check_site)  # its Chromium and flags
 
 ERROR = "error:"  # what the explorer's status line starts with when a conversion was refused
+PRECISION = ".explorer .widget-dropdown:has(.widget-label:text-is('precision')) select"
+SINGER = ".explorer .widget-label:text-is('singer')"
 PLAYERS_JS = """() => [...document.querySelectorAll('.explorer audio')].map(a => ({
   src: a.currentSrc || a.src, loop: a.loop, autoplay: a.autoplay, ready: a.readyState, seconds: a.duration}))"""
 KERNEL_READY_JS = """() => { const name = [...document.querySelectorAll('.jp-Toolbar-kernelName')].find(e => e.offsetParent),
@@ -78,6 +80,10 @@ def stop_lab(lab:subprocess.Popen):
 
 def status(page)->str:
     return page.inner_text(".explorer .explorer-status").strip()
+
+
+def precisions(page)->list[str]:
+    return page.eval_on_selector(PRECISION, "select => [...select.options].map(o => o.value)")
 
 
 def convert(page, timeout_s:float=120)->str:
@@ -138,7 +144,7 @@ def test_explorer_in_jupyterlab(tmp_path):
             # copy's cells are the committed ones.
             page.locator(".jp-Notebook:visible").first.click(); page.keyboard.press("Control+s")
             page.wait_for_selector(f".lm-TabBar-tab:has-text('{NOTEBOOK.name}'):not(.jp-mod-dirty)", timeout=10000)
-            saved, committed = (json.loads(p.read_text()) for p in (folder/NOTEBOOK.name, NOTEBOOK))
+            saved, committed = (json.loads(path.read_text()) for path in (folder/NOTEBOOK.name, NOTEBOOK))
             assert saved["cells"] == committed["cells"], [c["id"] for c, d in zip(saved["cells"], committed["cells"]) if c != d]
             assert {k for k in saved["metadata"] if saved["metadata"][k] != committed["metadata"].get(k)} <= {"kernelspec", "language_info"}, saved["metadata"]
 
@@ -148,21 +154,24 @@ def test_explorer_in_jupyterlab(tmp_path):
             page.wait_for_function(KERNEL_READY_JS, timeout=60000)
             outputs = page.inner_text(".jp-Notebook")
             assert "Traceback" not in outputs and "Error displaying widget" not in outputs, outputs[-3000:]
-            ran_all = time.monotonic() - started
+            ran_all = time.monotonic() - started  # JupyterLab started, the notebook opened, every cell run
             # before the first conversion: no players, no image, nothing to report
             assert page.evaluate(PLAYERS_JS) == [] and page.evaluate(FIGURE_JS) == [] and status(page) == ""
             assert problems == [], problems
+            assert (precisions(page), page.input_value(PRECISION)) == (["fp32", "fp16"], "fp32")  # torch's, one chosen
 
             line = convert(page)  # the defaults: the synthetic tenor, 1 s, PyTorch fp32
             assert line.startswith("torch fp32: 1.00 s converted in") and "log-mel SNR inf dB" in line, line
             players(page, (1.0, 1.0)); figure(page)
             assert problems == [], problems
 
+            assert page.is_visible(SINGER)
             upload(page, "my tenor.wav", wav)
             page.wait_for_selector(".explorer .widget-toggle-button.mod-active:has-text('upload')", timeout=10000)  # the upload is the source now
-            assert not page.is_visible(".explorer .widget-label:text-is('singer')"), "synthetic-only controls still shown for an upload"
+            assert not page.is_visible(SINGER), "synthetic-only controls still shown for an upload"
             page.select_option(".explorer .widget-dropdown:has(.widget-label:text-is('backend')) select", "onnxruntime")
-            assert page.input_value(".explorer .widget-dropdown:has(.widget-label:text-is('precision')) select") == "fp32"
+            page.wait_for_function("select => select.options.length == 3", arg=page.query_selector(PRECISION), timeout=10000)
+            assert (precisions(page), page.input_value(PRECISION)) == (["fp32", "fp16", "int8"], "fp32")  # the precision follows the backend
             line = convert(page)
             assert line.startswith("onnxruntime fp32: 1.50 s converted in") and " sings (" in line, line
             players(page, (1.5, 1.5)); figure(page)
@@ -179,4 +188,4 @@ def test_explorer_in_jupyterlab(tmp_path):
     finally:
         stop_lab(lab)
     assert problems == [], problems
-    print(f"ran all cells in {ran_all:.0f} s; whole test {time.monotonic() - started:.0f} s")
+    print(f"JupyterLab up and every cell run in {ran_all:.0f} s; the whole test {time.monotonic() - started:.0f} s")
