@@ -280,7 +280,7 @@ def show(self:Explorer, message:str, # the status line
 @patch(as_prop=True)
 def widget(self:Explorer): # the explorer's VBox
     "Every widget, laid out."
-    from ipywidgets import HBox, Label, VBox
+    from ipywidgets import HBox, VBox
     source = VBox([self.source_kind, self.synthetic, self.upload])
     choice = VBox([self.target, HBox([self.backend, self.precision]), self.pitch_shift, self.not_here])
     return VBox([source, choice, self.button, self.status, self.results]).add_class("explorer")
