@@ -28,8 +28,9 @@ PLAYERS_JS = """() => [...document.querySelectorAll('.explorer audio')].map(a =>
 KERNEL_READY_JS = """() => { const name = [...document.querySelectorAll('.jp-Toolbar-kernelName')].find(e => e.offsetParent),
   state = [...document.querySelectorAll('.jp-Notebook-ExecutionIndicator')].find(e => e.offsetParent);
   return name && name.innerText.startsWith('Python') && state && state.dataset.status === 'idle'; }"""
+OUTPUTS_JS = """() => [...document.querySelectorAll('.jp-OutputArea-output')].map(o => o.textContent).join('\\n')"""  # rendered or not
 RAN_ALL_JS = """() => document.querySelector('.explorer button.explorer-convert') ||
-  document.querySelector('.jp-Notebook').innerText.includes('Traceback (most recent call last)')"""
+  [...document.querySelectorAll('.jp-OutputArea-output')].some(o => o.textContent.includes('Traceback'))"""
 WATCH_BUTTON_JS = """() => { const button = document.querySelector('.explorer button.explorer-convert'); window.convertPressed = false;
   new MutationObserver(() => { if (button.disabled) window.convertPressed = true; }).observe(button, {attributes: true}); }"""
 FIGURE_JS = """() => [...document.querySelectorAll('.explorer img')].map(i => ({
@@ -138,7 +139,7 @@ def test_explorer_in_jupyterlab(tmp_path):
             page.on("response", lambda r: r.status >= 400 and problems.append(f"{r.url.split('?')[0]} answered {r.status}"))
             page.goto(url.format(NOTEBOOK.name), wait_until="load")
             page.wait_for_function(KERNEL_READY_JS, timeout=90000)  # the kernel started and answered
-            assert "Error displaying widget" not in page.inner_text(".jp-Notebook"), "a saved widget output points at a model that is gone"
+            assert "Error displaying widget" not in page.evaluate(OUTPUTS_JS), "a saved widget output points at a model that is gone"
             # Opening marks the notebook changed: JupyterLab writes the kernel's display name and language_info back into the
             # metadata that nbdev_clean normalises (display_name = name) and drops. Nothing else may change: saved now, the
             # copy's cells are the committed ones.
@@ -152,7 +153,7 @@ def test_explorer_in_jupyterlab(tmp_path):
             page.click(".lm-Menu-item:has(.lm-Menu-itemLabel:text-is('Run All Cells'))")
             page.wait_for_function(RAN_ALL_JS, timeout=240000)  # the explorer is shown, or a cell failed
             page.wait_for_function(KERNEL_READY_JS, timeout=60000)
-            outputs = page.inner_text(".jp-Notebook")
+            outputs = page.evaluate(OUTPUTS_JS)
             assert "Traceback" not in outputs and "Error displaying widget" not in outputs, outputs[-3000:]
             ran_all = time.monotonic() - started  # JupyterLab started, the notebook opened, every cell run
             # before the first conversion: no players, no image, nothing to report
