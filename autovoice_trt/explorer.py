@@ -26,7 +26,7 @@ from .graphs.folder import PRECISIONS, GraphFolder
 from .converter import SingingVoiceConverter
 from .evaluation.compare import MarkdownTable, log_mel_metrics, markdown_table, output_metrics
 from .evaluation.quality import QUALITY_GATES, output_quality, quality_failures, sings
-from .runtime import RUNNER_BACKENDS, Workspace, make_runners, runner_spec, unavailable
+from .runtime import RUNNER_BACKENDS, Workspace, runner_spec, unavailable
 from .demo import mel_figure
 
 # %% auto #0
@@ -82,17 +82,17 @@ def explorer_runners(svc:SingingVoiceConverter, backend:str, precision:str, # th
                      device:str="cpu", # where they run
                      work_dir:str|Path|None=None, # the session's folder for graphs and engines (onnxruntime, tensorrt)
                      status:Callable[[str], Any]|None=None, # told about graphs and engines being made
-                    )->dict[str, Runner]: # component -> active runner
-    "The runners of `backend` at `precision` on `device`, or an `AutovoiceError` saying why they do not run here."
+                    )->dict[str, Runner]: # component -> active runner, kept by `svc` until its `close()`
+    "The converter's runners of `backend` at `precision` on `device`, or an `AutovoiceError` saying why they do not run here."
     if backend not in EXPLORER_BACKENDS or precision not in PRECISIONS:
         raise AutovoiceError(f"backend, precision: expected one of {list(EXPLORER_BACKENDS)} and one of {list(PRECISIONS)}, got {backend!r}, {precision!r}")
     reason = unavailable(backend, precision, device)
     if reason: raise AutovoiceError(f"{backend} {precision} does not run here: {reason}")
     spec = runner_spec(backend, precision, device=device)
-    if backend == "torch": return make_runners(spec, svc)
+    if backend == "torch": return svc.runners(spec)
     if work_dir is None: raise AutovoiceError(f"work_dir: the {backend} backend needs a folder for its graphs")
     if backend == "tensorrt": (status or logger.info)(f"building the TensorRT {precision} engines (once) into {Path(work_dir)/'engines'}")
-    return make_runners(spec, svc, Workspace.under(work_dir, status=status))
+    return svc.runners(spec, workspace=Workspace.under(work_dir, status=status))
 
 # %% ../nbs/88_explorer.ipynb #bcde83b5
 def analyse_conversion(svc:SingingVoiceConverter, # the converter (its front end, pitch range and speaker encoder)
@@ -143,7 +143,7 @@ def explore(svc:SingingVoiceConverter, audio:np.ndarray, sample_rate:int, # the 
             seed:int|None=None, # prior noise seed; None: config conversion.seed
             device:str="cpu", # where the chosen runners run (the reference runs on the CPU)
             work_dir:str|Path|None=None, # the session's folder for graphs and engines
-            runners:Mapping[str, Runner]|None=None, # the chosen runners, kept by the caller; None: made here and freed
+            runners:Mapping[str, Runner]|None=None, # the chosen runners; None: the converter's (`explorer_runners`), kept until svc.close()
             status:Callable[[str], Any]|None=None, # told what is happening (None: the log)
             names:tuple[str, str]=("source", "target"), # what the source and the target are
            )->ExplorerResult:
@@ -151,13 +151,9 @@ def explore(svc:SingingVoiceConverter, audio:np.ndarray, sample_rate:int, # the 
     status = status or logger.info
     source, rate = check_source(audio, sample_rate, svc.config.model, svc.config.conversion, name=names[0])
     check_conversion_options(pitch_shift, None, seed)
-    made = runners is None
-    runners = explorer_runners(svc, backend, precision, device, work_dir, status) if made else runners
+    runners = explorer_runners(svc, backend, precision, device, work_dir, status) if runners is None else runners
     status(f"converting {len(source) / rate:.2f} s with {backend} {precision}")
-    try: output, timing = svc.convert_timed(source, rate, target_emb, pitch_shift, seed=seed, runners=runners)
-    finally:
-        if made:
-            for runner in runners.values(): runner.deactivate()
+    output, timing = svc.convert_timed(source, rate, target_emb, pitch_shift, seed=seed, runners=runners)
     reference, started = output, time.perf_counter()
     if (backend, precision, torch.device(device).type) != ("torch", "fp32", "cpu"):
         status("converting with PyTorch fp32, the reference")
@@ -176,7 +172,8 @@ def result_figure(result:ExplorerResult, # from `explore`
     f0_axes = [ax for ax in fig.axes if ax.get_ylabel() == "f0 (Hz)"]  # mel_figure's twin axes, source then output
     wanted = np.where(result.source_f0_hz > 0, result.source_f0_hz * 2 ** (result.pitch_shift / 12), np.nan)
     f0_axes[-1].plot(np.arange(len(wanted)) / result.frame_rate_hz, wanted, color="white", ls="--", lw=1, label="source f0, shifted")
-    f0_axes[-1].legend(loc="upper right", fontsize=8, facecolor="0.25", labelcolor="white")
+    f0_axes[-1].lines[0].set_label("f0 (Praat)")
+    fig.legend(handles=f0_axes[-1].lines, loc="upper left", bbox_to_anchor=(0.12, 0.0), ncol=2, fontsize=8, facecolor="0.25", labelcolor="white")  # below the plots, off the data
     top = max(ax.get_ylim()[1] for ax in f0_axes)
     for ax in f0_axes: ax.set_ylim(0, top)
     return fig
@@ -218,33 +215,57 @@ class Explorer:
         try: import ipywidgets as w
         except ImportError: raise AutovoiceError("the explorer needs ipywidgets (pip install ipywidgets)") from None
         self.svc, self.device, self.work_dir, self.choices = svc, device, work_dir, available_choices(device)
-        self._runners, self._speakers, self._session = {}, {}, None
-        self.source_kind = w.ToggleButtons(options=["synthetic singer", "upload"], description="source")
+        self._speakers, self._session = {}, None
+        self.source_kind = w.ToggleButtons(options=["synthetic singer", "upload"], value="synthetic singer", description="source")
         self.voice = w.Dropdown(options=list(VOICES), value="tenor", description="singer")
         self.seconds = w.FloatSlider(value=seconds, min=0.5, max=10.0, step=0.25, description="seconds")
         self.seed = w.IntText(value=0, description="phrase seed")
         self.upload = w.FileUpload(accept=",".join(AUDIO_FORMATS), multiple=False, description="WAV / FLAC")
         self.target = w.Dropdown(options=list(VOICES), value="soprano", description="target")
-        self.backend = w.Dropdown(options=list(dict.fromkeys(c["backend"] for c in self.choices if c["available"])), description="backend")
+        backends = list(dict.fromkeys(c["backend"] for c in self.choices if c["available"]))
+        self.backend = w.Dropdown(options=backends, value=backends[0], description="backend")
         self.precision = w.Dropdown(description="precision")
         self.pitch_shift = w.IntSlider(value=0, min=PITCH_SHIFT_RANGE[0], max=PITCH_SHIFT_RANGE[1], description="semitones")
-        self.button = w.Button(description="Convert", button_style="primary")
-        self.status, self.not_here = w.HTML(), w.HTML(self._not_here())
-        self.source_audio, self.output_audio = w.Audio(format="wav", autoplay=False), w.Audio(format="wav", autoplay=False)
-        self.figure, self.tables = w.Image(format="png"), w.Output()
-        self.backend.observe(self._offer_precisions, "value"); self._offer_precisions()
-        self.button.on_click(self.convert)
+        self.button = w.Button(description="Convert", button_style="primary").add_class("explorer-convert")
+        self.status, self.not_here = w.HTML().add_class("explorer-status"), w.HTML(self._not_here())
+        self.source_audio, self.output_audio = (w.Audio(format="wav", autoplay=False, loop=False) for _ in range(2))
+        self.figure, self.tables = w.Image(format="png", layout=w.Layout(align_self="flex-start", max_width="100%")), w.Output()
+        self.synthetic, self.results = w.HBox([self.voice, self.seconds, self.seed]), w.VBox()  # results: empty until a conversion
+        self._wire()
 
 # %% ../nbs/88_explorer.ipynb #b064e29a
 @patch
+def _wire(self:Explorer):
+    "Precision follows the backend, an upload becomes the source, the synthetic singer's controls show only for it."
+    self.backend.observe(self._offer_precisions, "value"); self._offer_precisions()
+    self.source_kind.observe(self._show_source, "value"); self._show_source()
+    self.upload.observe(self._uploaded, "value")
+    self.button.on_click(self.convert)
+
+@patch
+def _uploaded(self:Explorer, change=None):
+    "A chosen file becomes the source."
+    if self.upload.value: self.source_kind.value = "upload"
+
+@patch
 def _offer_precisions(self:Explorer, change=None):
-    "Offer the precisions the chosen backend runs here."
-    self.precision.options = [c["precision"] for c in self.choices if c["available"] and c["backend"] == self.backend.value]
+    "Offer the precisions the chosen backend runs here, keeping the chosen one where the new backend runs it too."
+    offered = [c["precision"] for c in self.choices if c["available"] and c["backend"] == self.backend.value]
+    chosen = self.precision.value if self.precision.value in offered else offered[0]
+    self.precision.options, self.precision.value = offered, chosen
+
+@patch
+def _show_source(self:Explorer, change=None):
+    "Show the singer, seconds and seed only while the synthetic singer is the source."
+    self.synthetic.layout.display = "none" if self.source_kind.value == "upload" else None
 
 @patch
 def _not_here(self:Explorer)->str:
     "The choices that do not run here, with the reason, as HTML."
-    rows = [f"{c['backend']} {c['precision']}: {html.escape(c['reason'])}" for c in self.choices if not c["available"]]
+    reasons: dict[tuple[str, str], list[str]] = {}  # (backend, reason) -> its precisions, so one reason is said once
+    for c in self.choices:
+        if not c["available"]: reasons.setdefault((c["backend"], c["reason"]), []).append(c["precision"])
+    rows = [f"{backend} {', '.join(precisions)}: {html.escape(reason)}" for (backend, reason), precisions in reasons.items()]
     return "<small>Not here: " + "; ".join(rows) + "</small>" if rows else ""
 
 @patch
@@ -259,11 +280,10 @@ def show(self:Explorer, message:str, # the status line
 @patch(as_prop=True)
 def widget(self:Explorer): # the explorer's VBox
     "Every widget, laid out."
-    from ipywidgets import HBox, Label, VBox
-    source = VBox([self.source_kind, HBox([self.voice, self.seconds, self.seed]), self.upload])
+    from ipywidgets import HBox, VBox
+    source = VBox([self.source_kind, self.synthetic, self.upload])
     choice = VBox([self.target, HBox([self.backend, self.precision]), self.pitch_shift, self.not_here])
-    listen = HBox([VBox([Label("source"), self.source_audio]), VBox([Label("output"), self.output_audio])])
-    return VBox([source, choice, self.button, self.status, listen, self.figure, self.tables])
+    return VBox([source, choice, self.button, self.status, self.results]).add_class("explorer")
 
 @patch
 def display(self:Explorer):
@@ -295,11 +315,9 @@ def speaker(self:Explorer, voice:str)->np.ndarray:
 
 @patch
 def runners(self:Explorer, backend:str, precision:str)->dict[str, Runner]:
-    "The choice's runners, made once (graphs go to the session's work folder)."
+    "The choice's runners, made once by the converter and kept by it (graphs go to the session's work folder)."
     if self.work_dir is None: self._session = tempfile.TemporaryDirectory(prefix="autovoice_explorer_"); self.work_dir = Path(self._session.name)
-    if (backend, precision) not in self._runners:
-        self._runners[backend, precision] = explorer_runners(self.converter(), backend, precision, self.device, self.work_dir, self.show)
-    return self._runners[backend, precision]
+    return explorer_runners(self.converter(), backend, precision, self.device, self.work_dir, self.show)
 
 # %% ../nbs/88_explorer.ipynb #847f0547
 @patch
@@ -319,27 +337,29 @@ def convert(self:Explorer, button=None):
 
 @patch
 def clear(self:Explorer):
-    "Empty the audio, the figure and the tables."
+    "Take the players, the figure and the tables off the page, then empty them (an empty player or image would show as broken)."
+    self.results.children = ()
     self.source_audio.value = self.output_audio.value = self.figure.value = b""
     self.tables.outputs = ()
 
 # %% ../nbs/88_explorer.ipynb #7603fd34
 @patch
 def show_result(self:Explorer, result:ExplorerResult):
-    "Fill the audio, the figure, the tables and the status line."
+    "Fill the audio, the figure, the tables and the status line, then put them on the page."
     import matplotlib.pyplot as plt
+    from ipywidgets import HBox, Label, VBox
     self.source_audio.value = wav_bytes(result.source, result.source_rate_hz)
     self.output_audio.value = wav_bytes(result.output, result.output_rate_hz)
     fig, png = result_figure(result), io.BytesIO()
-    fig.savefig(png, format="png", dpi=90, bbox_inches="tight"); plt.close(fig)
+    fig.savefig(png, format="png", dpi=100, bbox_inches="tight"); plt.close(fig)
     self.figure.value = png.getvalue()
     self.tables.append_display_data(result_tables(result))
+    listen = HBox([VBox([Label(f"source: {result.names[0]}"), self.source_audio]), VBox([Label(f"output: {result.names[1]}"), self.output_audio])])
+    self.results.children = (listen, self.figure, self.tables)
     self.show(result_summary(result))
 
 @patch
 def close(self:Explorer):
-    "Free the runners and remove the temporary work folder."
-    for runners in self._runners.values():
-        for runner in runners.values(): runner.deactivate()
-    self._runners = {}
+    "Free the converter's runners and remove the temporary work folder."
+    if self.svc is not None: self.svc.close()
     if self._session is not None: self._session.cleanup(); self._session, self.work_dir = None, None

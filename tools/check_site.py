@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import unquote, urldefrag, urlparse
 
 ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"  # Debian's package (.ci/run installs it); tests/test_explorer_browser.py drives the same one
 # As the environment's Chromium runs headless as root: no sandbox, and nothing that reaches for Google's services.
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync"]
@@ -127,7 +128,7 @@ def check_site(site:Path, chromium:str)->tuple[dict, list[str]]:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--site", type=Path, default=ROOT/"_site")
-    parser.add_argument("--chromium", default="/usr/bin/chromium")
+    parser.add_argument("--chromium", default=CHROMIUM)
     args = parser.parse_args()
     if not Path(args.chromium).exists():
         sys.exit(f"check_site: no Chromium at {args.chromium}: install Debian's package (apt-get install chromium), or pass --chromium")

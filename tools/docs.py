@@ -237,6 +237,7 @@ def stage(proc:Path, out:Path, nbs:Path, root:Path=ROOT)->dict[str, str]:
     module_pages(settings.lib_path, extra)
     (extra/"favicon.svg").write_text(FAVICON)
     if (nbs/"data").exists(): shutil.copytree(nbs/"data", extra/"data")
+    if (nbs/"images").exists(): shutil.copytree(nbs/"images", out/"images")  # pictures the pages show (`images/x.png`), found by Sphinx
     (out/"conf.py").write_text(CONF.format(project=settings.lib_name, author=settings.author, copyright=settings.copyright))
     return pages
 
