@@ -162,15 +162,22 @@ def _summary(results:Sequence[Mapping[str, Any]], wall:float, min_snr_db:float)-
             "latency_ms": {f"p{q}": float(np.percentile(seconds, q) * 1000) for q in (50, 90, 99)} | {"max": float(seconds.max() * 1000)}}
 
 def throughput_curve(address:str, config:Config, cases:Sequence[Mapping[str, np.ndarray]], references:Sequence[np.ndarray],
-                     clients:Sequence[int]=(1, 4, 8, 16), # concurrency levels, measured in this order
+                     clients:Sequence[int]=(1, 4, 8, 16), # concurrency levels
                      requests_per_client:int=12, # each level sends this many per client (at least one round of the cases)
+                     rounds:int=3, # the levels are measured in turn this many times; each level's median round is reported (a shared machine drifts)
                      min_snr_db:float=60.0,
-                    )->list[dict[str, Any]]: # one row per level: clients, audio seconds per second, requests/s, latency, agreement
+                    )->list[dict[str, Any]]: # one row per level: clients, audio seconds per second (median round, and every round), requests/s, latency, agreement
     "Audio seconds converted per second against the number of concurrent clients, every answer checked against the direct conversion."
+    measured:dict[int, list[dict[str, Any]]] = {n: [] for n in clients}
+    for _ in range(rounds):
+        for n in clients:
+            results, wall = _drive(address, config, cases, references, max(len(cases), n * requests_per_client), n, min_snr_db)
+            measured[n].append(_summary(results, wall, min_snr_db))
     rows = []
-    for n in clients:
-        results, wall = _drive(address, config, cases, references, max(len(cases), n * requests_per_client), n, min_snr_db)
-        rows.append({"clients": n} | _summary(results, wall, min_snr_db))
+    for n, runs in measured.items():
+        median = sorted(runs, key=lambda r: r["audio_s_per_s"])[len(runs) // 2]
+        rows.append({"clients": n, **median, "ok": sum(r["ok"] for r in runs), "requests": sum(r["requests"] for r in runs),
+                     "audio_s_per_s_rounds": [r["audio_s_per_s"] for r in runs]})
     return rows
 
 # %% ../../nbs/86_serving_load.ipynb #d1e2f3a1
