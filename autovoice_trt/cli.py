@@ -93,7 +93,7 @@ def cmd_serve(args)->int:
     stop = counts["stop"]
     print(f"stopped: {counts['requests']} requests, {counts['refused_rows']} refused ({counts['stopping_rows']} of them unconverted at the drain time), "
           f"{counts['calls']} batches from Triton, {counts['conversions']} chain conversions, {counts['chain_batches']} chain runs of several chunks; "
-          f"drained in {stop['seconds']:.1f} s: " + ("clean" if stop["clean"] else f"NOT clean (model unloaded: {stop['drained']}, "
+          f"drained in {stop['seconds']:.1f} s, {stop['shared_memory_checked']} /dev/shm files of the server's checked: " + ("clean" if stop["clean"] else f"NOT clean (model unloaded: {stop['drained']}, "
           f"shared memory left: {stop['shared_memory_left']}, processes left: {stop['left_running']})"), flush=True)
     return 0 if stop["clean"] else 3
 

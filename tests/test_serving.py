@@ -3,7 +3,7 @@ which tools/test.sh makes with tools/serve_env.sh: PyTriton pins numpy<2) on 127
 a bounded load of concurrent clients of mixed lengths, every answer checked against a direct conversion, every bad request
 of `bad_cases` refused in one line (none a 500), Triton's batch statistics, the server's memory, then SIGTERM and a check
 that nothing is left; a second server stopped with SIGTERM while clients keep sending, a third with SIGINT."""
-import os, signal, subprocess, time
+import os, re, signal, subprocess, time
 
 import psutil
 import pytest
@@ -52,6 +52,7 @@ def test_stop_under_load(graphs):
     assert [kind for kind in answers if kind.startswith("other")] == [], answers  # no 500, no traceback, nothing unexplained
     assert server["exit_code"] == 0, (stop["stopped_line"], server["log_tail"])
     assert "clean" in stop["stopped_line"] and "NOT clean" not in stop["stopped_line"], stop["stopped_line"]
+    assert int(re.search(r"(\d+) /dev/shm files of the server's checked", stop["stopped_line"]).group(1)) > 0  # Triton's python backend maps its regions there: the check saw them, and none is left
     assert server["exit_after_sigterm_s"] < 5 + 30, server["exit_after_sigterm_s"]
     assert (server["left_running"], server["ready_file_left"], server["tmp_left"]) == ([], False, [])
 

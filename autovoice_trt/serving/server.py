@@ -232,4 +232,4 @@ def serve(service:ConversionService, # what Triton calls
         shutil.rmtree(workspace, ignore_errors=True)
     left = sorted(p for p in shared if Path(p).exists())
     running_left = [p.pid for p in still_running(children)]
-    return dict(service.counts) | {"stop": record | {"shared_memory_left": left, "left_running": running_left, "clean": record["drained"] and not left and not running_left}}
+    return dict(service.counts) | {"stop": record | {"shared_memory_checked": len(shared), "shared_memory_left": left, "left_running": running_left, "clean": record["drained"] and not left and not running_left}}
