@@ -98,21 +98,25 @@ def cmd_demo(args)->int:
     return 0
 
 def cmd_serve(args)->int:
-    "autovoice-trt serve [runner flags] [--http-port N ...]: the conversion behind Triton (PyTriton) until SIGINT / SIGTERM."
+    "autovoice-trt serve [runner flags] [--http-port N ...]: the conversion behind Triton (PyTriton) until SIGINT / SIGTERM; exit code 0 when the stop was clean, 3 when not."
     from autovoice_trt.config import load_config
     from autovoice_trt.serving.server import ConversionService, serve
-    keys = ("address", "http_port", "grpc_port", "metrics_port", "max_batch_size", "max_queue_delay_us")
+    keys = ("address", "http_port", "grpc_port", "metrics_port", "max_batch_size", "max_queue_delay_us", "instances", "drain_seconds")
     config = load_config(args.config, overrides={"serving": {k: getattr(args, k) for k in keys if getattr(args, k) is not None}})
     svc, runners = runners_from_args(args, config)
     counts = serve(ConversionService(config, runners, svc.contracts), args.ready_file)
-    print(f"stopped: {counts['requests']} requests, {counts['refused_rows']} refused, {counts['calls']} batches from Triton, {counts['chain_batches']} chain runs of several rows")
-    return 0
+    stop = counts["stop"]
+    print(f"stopped: {counts['requests']} requests, {counts['refused_rows']} refused ({counts['stopping_rows']} of them unconverted at the drain time), "
+          f"{counts['calls']} batches from Triton, {counts['conversions']} chain conversions, {counts['chain_batches']} chain runs of several chunks; "
+          f"drained in {stop['seconds']:.1f} s, {stop['shared_memory_checked']} /dev/shm files of the server's checked: " + ("clean" if stop["clean"] else f"NOT clean (model unloaded: {stop['drained']}, "
+          f"shared memory left: {stop['shared_memory_left']}, processes left: {stop['left_running']})"), flush=True)
+    return 0 if stop["clean"] else 3
 
 def cmd_load_test(args)->int:
     "autovoice-trt load-test --ready-file F [runner flags]: the load test against a running `serve` (the same runner flags: direct conversions to compare with)."
     from autovoice_trt.config import load_config
     from autovoice_trt.core import write_json_atomic
-    from autovoice_trt.serving.load import load_cases, run_load
+    from autovoice_trt.serving.load import load_cases, run_load, throughput_curve
     ready = json.loads(Path(args.ready_file).read_text())
     config = load_config(args.config, overrides={"serving": {"model_name": ready["model"]}})
     svc, runners = runners_from_args(args, config)
@@ -124,7 +128,8 @@ def cmd_load_test(args)->int:
     t0 = time.perf_counter()
     references = [convert(c) for c in cases]
     direct_s = time.perf_counter() - t0
-    report = run_load(ready["http"], config, cases, references, args.requests, args.concurrency, ready["access_token"], ready["pid"])
+    report = run_load(ready["http"], config, cases, references, args.requests, args.concurrency, ready["access_token"], ready["pid"]) | {"serving": ready.get("serving")}
+    if args.clients: report["curve"] = throughput_curve(ready["http"], config, cases, references, args.clients)
     report["direct"] = {"conversions": len(cases), "seconds": direct_s, "audio_s_per_s": sum(c["source_audio"].shape[-1] for c in cases) / sr / direct_s,
                         "note": "the same conversions one after another in this process, same backend, runners active, after one warm-up, before the load"}
     report["served_over_direct_throughput"] = report["audio_s_per_s"] / report["direct"]["audio_s_per_s"]
@@ -397,12 +402,15 @@ def build_parser()->argparse.ArgumentParser:
     for port in ("http", "grpc", "metrics"): p.add_argument(f"--{port}-port", type=int, default=None, help=f"default: config serving.{port}_port")
     p.add_argument("--max-batch-size", type=int, default=None, help="Triton's dynamic batching (default: config serving.max_batch_size)")
     p.add_argument("--max-queue-delay-us", type=int, default=None, help="default: config serving.max_queue_delay_us")
+    p.add_argument("--instances", type=int, default=None, help="model instances: calls in the service at once (default: config serving.instances)")
+    p.add_argument("--drain-seconds", type=float, default=None, help="on SIGTERM / SIGINT, how long requests in flight may take before the rest are refused (default: config serving.drain_seconds)")
     p.add_argument("--ready-file", default=None, help="written when the model is ready: pid, endpoints, the statistics access token (mode 600); removed on stop")
     p.set_defaults(func=cmd_serve)
 
     p = add_runner_arguments(sub.add_parser("load-test", help="load a running `serve`: concurrent clients, answers checked against direct conversion, bad requests, batches, memory"))
     p.add_argument("--ready-file", required=True, help="the ready file of the running `serve`")
     p.add_argument("--requests", type=int, default=240); p.add_argument("--concurrency", type=int, default=8)
+    p.add_argument("--clients", type=int, nargs="*", default=[], help="also measure audio seconds per second at each of these client counts (e.g. 1 4 8 16)")
     p.add_argument("--report", default=None, help="write the report as JSON here")
     p.set_defaults(func=cmd_load_test)
 

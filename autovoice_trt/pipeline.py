@@ -289,13 +289,36 @@ def _on_gpu(runners:Mapping[str, Any])->bool:
     return any(torch.device(str(getattr(r, "device", "cpu"))).type == "cuda" for r in runners.values())
 
 def _feed_runs(feeds:Sequence[Mapping[str, torch.Tensor]], batch:int)->list[list[int]]:
-    "Neighbouring feeds whose tensors have the same shapes, at most `batch` per run of the chain."
-    shape = lambda feed: {k: tuple(v.shape) for k, v in feed.items()}
+    "Feeds whose tensors have the same shapes, from anywhere in `feeds`, at most `batch` per run of the chain (runs in order of first appearance)."
+    shape = lambda feed: tuple((k, tuple(v.shape)) for k, v in feed.items())
     runs:list[list[int]] = []
+    open_run:dict[tuple, list[int]] = {}
     for i, feed in enumerate(feeds):
-        if runs and len(runs[-1]) < batch and shape(feeds[runs[-1][0]]) == shape(feed): runs[-1].append(i)
-        else: runs.append([i])
+        run = open_run.get(shape(feed))
+        if run is None or len(run) >= batch: run = open_run[shape(feed)] = []; runs.append(run)
+        run.append(i)
     return runs
+
+def _run_feeds(runners:Mapping[str, Any], feeds:Sequence[Mapping[str, torch.Tensor]], frames:Sequence[int], batch:int, hop:int,
+               timing:dict, progress:bool=False)->tuple[list[torch.Tensor], int]:
+    "Each feed's waveform (its `frames` x `hop` samples, on the runners' device), feeds of one shape run together. Also the runs of more than one feed."
+    runs = _feed_runs(feeds, batch)
+    shared = sum(len(run) > 1 for run in runs)
+    if progress and len(runs) > 1:
+        from tqdm.auto import tqdm
+        runs = tqdm(runs, desc="converting", unit="run")
+    waves:list[Any] = [None] * len(feeds)  # stay where the vocoder wrote them: cross-fade and loudness run there too
+    for run in runs:
+        _, wave = run_chain(runners, feeds[run[0]] if len(run) == 1 else {k: torch.cat([feeds[i][k] for i in run]) for k in feeds[run[0]]}, timing)
+        wave = wave.reshape(len(run), -1)
+        for j, i in enumerate(run): waves[i] = wave[j, : frames[i] * hop]
+    return [wave.float() for wave in waves], shared
+
+def _assemble(inputs:ConversionInputs, plan:ChunkPlan, waves:Sequence[torch.Tensor], hop:int, timing:dict)->np.ndarray:
+    "One utterance from its chunks' waveforms: cross-faded, cut to the source and matched in loudness on their device, then copied to the host once."
+    out = torch.zeros(inputs.n_frames * hop, device=waves[0].device)
+    for k, ((start, _), wave) in enumerate(zip(plan.chunks, waves)): _cross_fade(out, wave, start * hop, plan.overlap_frames * hop if k > 0 else 0)
+    return _match_loudness(out, inputs.audio_out, hop, timing)
 
 def convert_inputs(runners:Mapping[str, Any], # stage -> runner
                    inputs:ConversionInputs, # the prepared utterance
@@ -303,54 +326,32 @@ def convert_inputs(runners:Mapping[str, Any], # stage -> runner
                    contracts:Mapping[str, ComponentContract], profiles:Mapping[str, Mapping[str, ShapeRange]], # for the chunk and batch limits
                    timing:dict|None=None, # adds seconds per stage, "loudness" and "chunks"
                    progress:bool=False, # a progress bar over chain runs
-                   chunk_batch:int|None=None, # chunks of one length per chain run; None: the profiles' batch limit on a GPU, 1 on the CPU (compute-bound there: batching only adds memory)
+                   chunk_batch:int|None=None, # chunks per chain run; None: the profiles' batch limit on a GPU, 1 on the CPU (compute-bound there: batching only adds memory)
                   )->np.ndarray: # float32 audio at the output rate, as long as the source
     "Convert a prepared utterance in chunks (batched where the profiles allow), cross-fade and match loudness on the runners' device; one host copy at the end."
     timing = timing if timing is not None else {}
     min_frames, max_frames = frame_limits(runners, contracts, profiles, model)
     plan = plan_chunks(inputs.n_frames, max_frames, round(conversion.crossfade_seconds * model.frame_rate_hz))
-    hop = model.hop_samples
-    batch = max(1, min(chunk_batch or (batch_limit(runners, contracts, profiles) if _on_gpu(runners) else 1), batch_limit(runners, contracts, profiles)))
+    limit = batch_limit(runners, contracts, profiles)
+    batch = max(1, min(chunk_batch or (limit if _on_gpu(runners) else 1), limit))
     feeds = [chunk_feed(inputs, start, stop, min_frames, model) for start, stop in plan.chunks]
-    runs = _feed_runs(feeds, batch)
-    if progress and len(runs) > 1:
-        from tqdm.auto import tqdm
-        runs = tqdm(runs, desc="converting", unit="run")
-    waves = []  # stay where the vocoder wrote them: cross-fade and loudness run there too
-    for run in runs:
-        _, wave = run_chain(runners, feeds[run[0]] if len(run) == 1 else {k: torch.cat([feeds[i][k] for i in run]) for k in feeds[0]}, timing)
-        wave = wave.reshape(len(run), -1)
-        waves += [wave[j, : (plan.chunks[i][1] - plan.chunks[i][0]) * hop] for j, i in enumerate(run)]
-    joined = torch.cat(waves).float()
-    out, offset = torch.zeros(inputs.n_frames * hop, device=joined.device), 0
-    for i, (start, stop) in enumerate(plan.chunks):
-        n = (stop - start) * hop
-        _cross_fade(out, joined[offset:offset + n], start * hop, plan.overlap_frames * hop if i > 0 else 0); offset += n
+    waves, _ = _run_feeds(runners, feeds, [stop - start for start, stop in plan.chunks], batch, model.hop_samples, timing, progress)
     timing["chunks"] = len(plan.chunks)
-    return _match_loudness(out, inputs.audio_out, hop, timing)
+    return _assemble(inputs, plan, waves, model.hop_samples, timing)
 
 # %% ../nbs/25_pipeline.ipynb #0c6da902
 def convert_batch(runners:Mapping[str, Any], # stage -> runner
-                  batch:Sequence[ConversionInputs], # prepared utterances
+                  batch:Sequence[ConversionInputs], # prepared utterances, of any lengths
                   model:ModelConfig, conversion:ConversionConfig,
                   contracts:Mapping[str, ComponentContract], profiles:Mapping[str, Mapping[str, ShapeRange]],
-                  timing:dict|None=None, # adds seconds per stage and "loudness"; "batches": the chain runs with more than one utterance
-                 )->list[np.ndarray]: # float32 audio per utterance, in order
-    "Convert utterances together: one chain run per group of one frame count that fits one chunk (up to `batch_limit`), the rest by `convert_inputs`."
+                  timing:dict|None=None, # adds seconds per stage and "loudness"; "batches": the chain runs of more than one chunk
+                 )->list[np.ndarray]: # float32 audio per utterance, in order; each as `convert_inputs` gives it
+    "Convert utterances together: each cut into chunks (`plan_chunks`); chunks of one shape, from any utterance, share a chain run (up to `batch_limit`)."
     timing = timing if timing is not None else {}
     min_frames, max_frames = frame_limits(runners, contracts, profiles, model)
-    limit, hop = batch_limit(runners, contracts, profiles), model.hop_samples
-    out:list[np.ndarray|None] = [None] * len(batch)
-    groups:dict[int, list[int]] = {}
-    for i, u in enumerate(batch):
-        if u.n_frames <= max_frames: groups.setdefault(u.n_frames, []).append(i)
-        else: out[i] = convert_inputs(runners, u, model, conversion, contracts, profiles, timing)
-    for n, members in groups.items():
-        for k in range(0, len(members), limit):
-            part = members[k:k + limit]
-            feeds = [chunk_feed(batch[i], 0, n, min_frames, model) for i in part]
-            _, waves = run_chain(runners, {key: torch.cat([f[key] for f in feeds]) for key in feeds[0]}, timing)
-            timing["batches"] = timing.get("batches", 0) + (len(part) > 1)
-            for i, wave in zip(part, waves.float().cpu().numpy().reshape(len(part), -1)):
-                out[i] = _match_loudness(wave[: n * hop], batch[i].audio_out, hop, timing)
-    return out
+    plans = [plan_chunks(u.n_frames, max_frames, round(conversion.crossfade_seconds * model.frame_rate_hz)) for u in batch]
+    chunks = [(i, start, stop) for i, plan in enumerate(plans) for start, stop in plan.chunks]
+    feeds = [chunk_feed(batch[i], start, stop, min_frames, model) for i, start, stop in chunks]
+    waves, runs = _run_feeds(runners, feeds, [stop - start for _, start, stop in chunks], batch_limit(runners, contracts, profiles), model.hop_samples, timing)
+    timing["batches"] = timing.get("batches", 0) + runs
+    return [_assemble(u, plan, [w for (i, _, _), w in zip(chunks, waves) if i == k], model.hop_samples, timing) for k, (u, plan) in enumerate(zip(batch, plans))]

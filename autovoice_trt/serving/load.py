@@ -4,7 +4,7 @@
 
 # %% ../../nbs/86_serving_load.ipynb #4490c3a6
 from __future__ import annotations
-import contextlib, json, os, shutil, signal, subprocess, tempfile, threading, time
+import contextlib, itertools, json, os, shutil, signal, subprocess, tempfile, threading, time
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
@@ -13,10 +13,11 @@ import numpy as np
 from ..config import Config
 from ..core import AutovoiceError
 from ..evaluation.compare import output_metrics
+from .server import still_running
 
 # %% auto #0
-__all__ = ['load_cases', 'bad_cases', 'infer', 'batch_counts', 'run_load', 'serve_python', 'served', 'free_ports',
-           'serve_and_load']
+__all__ = ['load_cases', 'bad_cases', 'infer', 'post_binary', 'refusals', 'batch_counts', 'throughput_curve', 'run_load',
+           'serve_python', 'served', 'free_ports', 'serve_and_load', 'stop_under_load']
 
 # %% ../../nbs/86_serving_load.ipynb #f6e2a4bb
 def load_cases(svc, # a SingingVoiceConverter (its config and speaker encoder)
@@ -36,27 +37,82 @@ def load_cases(svc, # a SingingVoiceConverter (its config and speaker encoder)
                   for s in speakers for p in shifts]
     return cases
 
+def _with(good:Mapping[str, np.ndarray], name:str, value)->dict[str, np.ndarray]: return {**good, name: np.asarray(value)}
+
+def _spoiled(array:np.ndarray, value:float)->np.ndarray:
+    spoiled = array.copy(); spoiled.reshape(-1)[min(10, spoiled.size - 1)] = value
+    return spoiled
+
 def bad_cases(config:Config, good:Mapping[str, np.ndarray])->list[dict[str, Any]]:
-    "The bad requests: label, tensors, who refuses it (`triton` or `error` output) and what the message must contain."
-    too_long = np.zeros((1, int(config.model.output_sample_rate_hz * (config.serving.max_request_seconds + 1))), np.float32)
-    nan = good["source_audio"].copy(); nan[0, 10] = np.nan
-    return [{"label": "wrong dtype (float64 audio)", "inputs": {**good, "source_audio": good["source_audio"].astype(np.float64)}, "by": "triton", "expect": "data-type is 'FP64'"},
-            {"label": "wrong rank (audio [1, 2, n])", "inputs": {**good, "source_audio": np.stack([good["source_audio"]] * 2, 1)}, "by": "triton", "expect": "unexpected shape for input 'source_audio'"},
-            {"label": f"too long ({config.serving.max_request_seconds + 1:g} s)", "inputs": {**good, "source_audio": too_long}, "by": "error", "expect": "source_audio: expected at most"},
-            {"label": "NaN in the audio", "inputs": {**good, "source_audio": nan}, "by": "error", "expect": "source_audio: "}]
+    "The bad requests: label, tensors, who refuses it (`triton`: HTTP 400; `error`: the service's output) and what the one line must contain."
+    audio, speaker, shift = good["source_audio"], good["speaker_embedding"], good["pitch_shift"]
+    too_long = np.full((1, int(config.model.output_sample_rate_hz * (config.serving.max_request_seconds + 1))), 0.1, np.float32)
+    case = lambda label, inputs, by, expect, **extra: {"label": label, "inputs": inputs, "by": by, "expect": expect, **extra}
+    return [case("empty source [1, 0]", _with(good, "source_audio", audio[:, :0]), "error", "source_audio: expected at least one sample"),
+            case("one sample", _with(good, "source_audio", audio[:, :1]), "error", "source_audio: expected at least one frame"),
+            case("silent source", _with(good, "source_audio", np.zeros_like(audio)), "error", "source_audio: is silent"),
+            case("NaN in the source", _with(good, "source_audio", _spoiled(audio, np.nan)), "error", "source_audio: expected finite samples"),
+            case("inf in the source", _with(good, "source_audio", _spoiled(audio, np.inf)), "error", "source_audio: expected finite samples"),
+            case(f"too long ({config.serving.max_request_seconds + 1:g} s)", _with(good, "source_audio", too_long), "error", "source_audio: expected at most"),
+            case("float64 source", _with(good, "source_audio", audio.astype(np.float64)), "triton", "'source_audio' data-type is 'FP64'"),
+            case("int16 source", _with(good, "source_audio", (audio * 3e4).astype(np.int16)), "triton", "'source_audio' data-type is 'INT16'"),
+            case("source of rank 3 [1, 2, n]", _with(good, "source_audio", np.stack([audio] * 2, 1)), "triton", "unexpected shape for input 'source_audio'"),
+            case("byte size not matching the shape", good, "triton", "input byte size mismatch for input 'source_audio'", sent_bytes={"source_audio": 1000}),
+            case("0-length embedding [1, 0]", _with(good, "speaker_embedding", speaker[:, :0]), "triton", "unexpected shape for input 'speaker_embedding'"),
+            case("embedding of 255", _with(good, "speaker_embedding", speaker[:, :255]), "triton", "unexpected shape for input 'speaker_embedding'"),
+            case("NaN in the embedding", _with(good, "speaker_embedding", _spoiled(speaker, np.nan)), "error", "speaker_embedding: contains NaN or infinite"),
+            case("zero embedding", _with(good, "speaker_embedding", np.zeros_like(speaker)), "error", "speaker_embedding: "),
+            case("pitch shift 40", _with(good, "pitch_shift", shift + 40), "error", "pitch_shift: expected semitones in -24..24, got 40.0"),
+            case("NaN pitch shift", _with(good, "pitch_shift", shift * np.nan), "error", "pitch_shift: expected semitones in -24..24, got nan"),
+            case("inf pitch shift", _with(good, "pitch_shift", shift + np.inf), "error", "pitch_shift: expected semitones in -24..24, got inf"),
+            case("no pitch_shift", {k: v for k, v in good.items() if k != "pitch_shift"}, "triton", "missing required input(s) ['pitch_shift']"),
+            case("an unknown input", _with(good, "loudness", shift), "triton", "expected 3 inputs but got 4"),
+            case(f"batch of {config.serving.max_batch_size + 1}", {k: np.repeat(v, config.serving.max_batch_size + 1, 0) for k, v in good.items()}, "triton",
+                 f"batch-size must be <= {config.serving.max_batch_size}")]
 
 # %% ../../nbs/86_serving_load.ipynb #9d113f9c
+_TRITON_TYPES = {np.dtype(np.float32): "FP32", np.dtype(np.float64): "FP64", np.dtype(np.int16): "INT16"}
+
 def infer(client, model:str, inputs:Mapping[str, np.ndarray])->tuple[np.ndarray, str]:
     "One request through `tritonclient.http`: (converted audio [rows, samples], the first row's error line, '' when none)."
     import tritonclient.http as http
-    kinds = {np.dtype(np.float32): "FP32", np.dtype(np.float64): "FP64"}
     tensors = []
     for name, value in inputs.items():
-        tensor = http.InferInput(name, list(value.shape), kinds[value.dtype]); tensor.set_data_from_numpy(value, binary_data=True)
+        tensor = http.InferInput(name, list(value.shape), _TRITON_TYPES[value.dtype]); tensor.set_data_from_numpy(value, binary_data=True)
         tensors.append(tensor)
     result = client.infer(model, tensors, outputs=[http.InferRequestedOutput("converted_audio", binary_data=True), http.InferRequestedOutput("error", binary_data=True)])
     error = result.as_numpy("error").reshape(-1)[0]
     return result.as_numpy("converted_audio"), error.decode() if isinstance(error, bytes) else str(error)
+
+def post_binary(address:str, model:str, inputs:Mapping[str, np.ndarray], sent_bytes:Mapping[str, int])->str:
+    "A KServe v2 binary request built by hand, sending only `sent_bytes[name]` bytes of a tensor (`tritonclient` refuses to); Triton's answer, one line."
+    import urllib.error, urllib.request
+    data = {name: value.tobytes()[: sent_bytes.get(name, value.nbytes)] for name, value in inputs.items()}
+    header = json.dumps({"inputs": [{"name": n, "shape": list(v.shape), "datatype": _TRITON_TYPES[v.dtype], "parameters": {"binary_data_size": len(data[n])}}
+                                    for n, v in inputs.items()]}).encode()
+    request = urllib.request.Request(f"http://{address}/v2/models/{model}/infer", data=header + b"".join(data.values()), method="POST",
+                                     headers={"Inference-Header-Content-Length": str(len(header)), "Content-Type": "application/octet-stream"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer: return f"[{answer.status}] accepted"
+    except urllib.error.HTTPError as e: return f"[{e.code}] " + json.loads(e.read() or b"{}").get("error", "")
+
+def refusals(address:str, config:Config, good:Mapping[str, np.ndarray])->list[dict[str, Any]]: # per bad case: label, status, refused_by, message (first line), as_expected
+    "Send every bad request (`bad_cases`) to a live server, each on its own connection, and record the one line it got back."
+    import tritonclient.http as http
+    from tritonclient.utils import InferenceServerException
+    model, answers = config.serving.model_name, []
+    for case in bad_cases(config, good):
+        client = http.InferenceServerClient(address, network_timeout=300)
+        if "sent_bytes" in case: message = post_binary(address, model, case["inputs"], case["sent_bytes"]); by = "triton"
+        else:
+            try: _, message = infer(client, model, case["inputs"]); by = "error" if message else "nobody"
+            except InferenceServerException as e: message, by = str(e), "triton"
+        client.close()
+        line = message.splitlines()[0] if message else ""
+        answers.append({"label": case["label"], "refused_by": by, "message": line, "one_line": len(message.splitlines()) == 1 and "Traceback" not in message,
+                        "as_expected": by == case["by"] and case["expect"] in line and not line.startswith("[500]")})
+    return answers
+
 
 def _tree_rss_mb(pid:int)->float:
     import psutil
@@ -72,6 +128,59 @@ def batch_counts(client, model:str, token:str)->dict[int, int]:
     return {int(b["batch_size"]): int(b["compute_infer"]["count"]) for s in stats["model_stats"] for b in s.get("batch_stats", [])}
 
 # %% ../../nbs/86_serving_load.ipynb #36e6b578
+def _drive(address:str, config:Config, cases:Sequence[Mapping[str, np.ndarray]], references:Sequence[np.ndarray], requests:int, concurrency:int,
+           min_snr_db:float)->tuple[list[dict[str, Any]], float]:
+    "`requests` good requests from `concurrency` client threads, each answer compared with its case's direct conversion: (one record per request, wall seconds)."
+    import tritonclient.http as http
+    from tritonclient.utils import InferenceServerException
+    model, sr = config.serving.model_name, config.model.output_sample_rate_hz
+    results:list[dict[str, Any]] = []
+    lock = threading.Lock()
+    def worker(w:int):
+        mine = http.InferenceServerClient(address, network_timeout=300)
+        for i in range(w, requests, concurrency):
+            k = i % len(cases)
+            t0 = time.perf_counter()
+            try: audio, failure = infer(mine, model, cases[k])
+            except InferenceServerException as e: audio, failure = None, str(e)
+            latency = time.perf_counter() - t0
+            snr = output_metrics("converted_audio", references[k], audio[0]).snr_db if audio is not None and not failure and audio.shape[-1] == len(references[k]) else float("nan")
+            with lock: results.append({"case": k, "seconds": latency, "error": failure, "snr_db": snr, "audio_s": cases[k]["source_audio"].shape[-1] / sr})
+        mine.close()
+    t0 = time.perf_counter()
+    threads = [threading.Thread(target=worker, args=(w,)) for w in range(concurrency)]
+    for t in threads: t.start()
+    for t in threads: t.join()
+    return results, time.perf_counter() - t0
+
+def _summary(results:Sequence[Mapping[str, Any]], wall:float, min_snr_db:float)->dict[str, Any]:
+    seconds = np.array([r["seconds"] for r in results])
+    return {"requests": len(results), "ok": sum(1 for r in results if not r["error"] and r["snr_db"] >= min_snr_db),
+            "errors": [r["error"] for r in results if r["error"]][:5], "disagreeing": sum(1 for r in results if not r["error"] and not r["snr_db"] >= min_snr_db),
+            "min_snr_db": float(np.nanmin([r["snr_db"] for r in results])) if results else None, "wall_s": wall, "throughput_rps": len(results) / wall,
+            "audio_s_per_s": sum(r["audio_s"] for r in results) / wall,
+            "latency_ms": {f"p{q}": float(np.percentile(seconds, q) * 1000) for q in (50, 90, 99)} | {"max": float(seconds.max() * 1000)}}
+
+def throughput_curve(address:str, config:Config, cases:Sequence[Mapping[str, np.ndarray]], references:Sequence[np.ndarray],
+                     clients:Sequence[int]=(1, 4, 8, 16), # concurrency levels
+                     requests_per_client:int=12, # each level sends this many per client (at least one round of the cases)
+                     rounds:int=3, # the levels are measured in turn this many times; each level's median round is reported (a shared machine drifts)
+                     min_snr_db:float=60.0,
+                    )->list[dict[str, Any]]: # one row per level: clients, audio seconds per second (median round, and every round), requests/s, latency, agreement
+    "Audio seconds converted per second against the number of concurrent clients, every answer checked against the direct conversion."
+    measured:dict[int, list[dict[str, Any]]] = {n: [] for n in clients}
+    for _ in range(rounds):
+        for n in clients:
+            results, wall = _drive(address, config, cases, references, max(len(cases), n * requests_per_client), n, min_snr_db)
+            measured[n].append(_summary(results, wall, min_snr_db))
+    rows = []
+    for n, runs in measured.items():
+        median = sorted(runs, key=lambda r: r["audio_s_per_s"])[len(runs) // 2]
+        rows.append({"clients": n, **median, "ok": sum(r["ok"] for r in runs), "requests": sum(r["requests"] for r in runs),
+                     "audio_s_per_s_rounds": [r["audio_s_per_s"] for r in runs]})
+    return rows
+
+# %% ../../nbs/86_serving_load.ipynb #d1e2f3a1
 def run_load(address:str, # host:port of Triton's HTTP endpoint
              config:Config,
              cases:Sequence[Mapping[str, np.ndarray]], # good requests (`load_cases`)
@@ -84,7 +193,6 @@ def run_load(address:str, # host:port of Triton's HTTP endpoint
             )->dict[str, Any]: # the report
     "Warm up, run the load, send the bad requests, and check that the server still answers: every number measured here."
     import tritonclient.http as http
-    from tritonclient.utils import InferenceServerException
     model = config.serving.model_name
     client = http.InferenceServerClient(address, network_timeout=300)
     if not client.is_server_ready() or not client.is_model_ready(model): raise AutovoiceError(f"{address}: Triton is not ready to serve {model!r}")
@@ -95,44 +203,16 @@ def run_load(address:str, # host:port of Triton's HTTP endpoint
         while not sampling.wait(0.25): rss.append(_tree_rss_mb(server_pid))
     sampler = threading.Thread(target=sample, daemon=True)
     if server_pid: rss.append(_tree_rss_mb(server_pid)); sampler.start()
-    results:list[dict[str, Any]] = []
-    lock = threading.Lock()
-    def worker(w:int):
-        mine = http.InferenceServerClient(address, network_timeout=300)
-        for i in range(w, requests, concurrency):
-            k = i % len(cases)
-            t0 = time.perf_counter()
-            try:
-                audio, error = infer(mine, model, cases[k]); failure = error
-            except InferenceServerException as e: audio, failure = None, str(e)
-            latency = time.perf_counter() - t0
-            snr = output_metrics("converted_audio", references[k], audio[0]).snr_db if audio is not None and not failure and audio.shape[-1] == len(references[k]) else float("nan")
-            with lock: results.append({"case": k, "seconds": latency, "error": failure, "snr_db": snr, "audio_s": cases[k]["source_audio"].shape[-1] / config.model.output_sample_rate_hz})
-    t0 = time.perf_counter()
-    threads = [threading.Thread(target=worker, args=(w,)) for w in range(concurrency)]
-    for t in threads: t.start()
-    for t in threads: t.join()
-    wall = time.perf_counter() - t0
+    results, wall = _drive(address, config, cases, references, requests, concurrency, min_snr_db)
     sampling.set()
     if server_pid: sampler.join(); rss.append(_tree_rss_mb(server_pid))
     after = batch_counts(client, model, token) if token else {}
     batches = {b: after.get(b, 0) - before.get(b, 0) for b in sorted(after) if after.get(b, 0) - before.get(b, 0)}
-    bad = []
-    for case in bad_cases(config, cases[0]):
-        try: _, message = infer(client, model, case["inputs"]); by = "error" if message else "nobody"
-        except InferenceServerException as e: message, by = str(e), "triton"
-        bad.append({"label": case["label"], "refused_by": by, "message": message.splitlines()[0] if message else "",
-                    "as_expected": by == case["by"] and case["expect"] in message})
+    bad = refusals(address, config, cases[0])
     still, error = infer(client, model, cases[0])
-    seconds = np.array([r["seconds"] for r in results])
-    ok = [r for r in results if not r["error"] and r["snr_db"] >= min_snr_db]
-    return {"requests": len(results), "concurrency": concurrency, "distinct_requests": len(cases), "ok": len(ok),
-            "errors": [r["error"] for r in results if r["error"]][:5], "disagreeing": sum(1 for r in results if not r["error"] and not r["snr_db"] >= min_snr_db),
-            "min_snr_db": float(np.nanmin([r["snr_db"] for r in results])) if results else None, "agreement_gate_db": min_snr_db,
-            "wall_s": wall, "throughput_rps": len(results) / wall, "audio_s_per_s": sum(r["audio_s"] for r in results) / wall,
-            "latency_ms": {f"p{q}": float(np.percentile(seconds, q) * 1000) for q in (50, 90, 99)} | {"max": float(seconds.max() * 1000)},
+    return {"concurrency": concurrency, "distinct_requests": len(cases), **_summary(results, wall, min_snr_db), "agreement_gate_db": min_snr_db,
             "batches": batches, "requests_batched": sum(b * n for b, n in batches.items() if b > 1), "max_batch_size": config.serving.max_batch_size,
-            "max_queue_delay_us": config.serving.max_queue_delay_us,
+            "max_queue_delay_us": config.serving.max_queue_delay_us, "instances": config.serving.instances,
             "rss_mb": {"start": rss[0], "half": rss[len(rss) // 2], "end": rss[-1], "peak": max(rss), "samples": len(rss),
                        "second_half_growth": rss[-1] - rss[len(rss) // 2]} if rss else None,
             "bad_requests": bad, "answers_after_bad_requests": not error and still.shape[-1] == cases[0]["source_audio"].shape[-1]}
@@ -162,7 +242,7 @@ def served(python:str|Path, # the serve environment's interpreter (`serve_python
     log = open(log_path, "w")
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=os.environ | {"TMPDIR": str(tmp)})
     record:dict[str, Any] = {"log": str(log_path), "ready_file": str(ready_file), "command": command}
-    started:set[int] = set()
+    started:list = []
     try:
         t0 = time.monotonic()
         while not ready_file.exists():
@@ -171,7 +251,7 @@ def served(python:str|Path, # the serve environment's interpreter (`serve_python
                                      + " | ".join(log_path.read_text().strip().splitlines()[-3:]))
             time.sleep(0.2)
         record |= json.loads(ready_file.read_text()) | {"start_s": time.monotonic() - t0}
-        started = {p.pid for p in psutil.Process(process.pid).children(recursive=True)} | {process.pid}
+        started = [psutil.Process(process.pid), *psutil.Process(process.pid).children(recursive=True)]
         yield record
     finally:
         t0 = time.monotonic()
@@ -182,7 +262,7 @@ def served(python:str|Path, # the serve environment's interpreter (`serve_python
             record["killed"] = True
         log.close()
         left = sorted(p.name for p in tmp.iterdir())
-        record |= {"stop_s": time.monotonic() - t0, "left_running": sorted(p for p in started if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE),
+        record |= {"stop_s": time.monotonic() - t0, "left_running": sorted(p.pid for p in still_running(started)),
                    "ready_file_left": ready_file.exists(), "tmp_left": [n for n in left if n != ".ses"], "onnxruntime_ses_file": ".ses" in left,
                    "pytriton_cache_left": sorted(str(p) for p in (set(cache.iterdir()) if cache.is_dir() else set()) - cache_before),
                    "log_tail": log_path.read_text().strip().splitlines()[-4:]}
@@ -203,18 +283,63 @@ def serve_and_load(python:str|Path, # the serve environment's interpreter
                    runner_args:Sequence[str], # runner flags for both (e.g. --backend onnxruntime --onnx-dir DIR --precision fp32)
                    requests:int=240, concurrency:int=8,
                    timeout_s:float=900.0, # for the load test
+                   clients:Sequence[int]=(), # also the throughput curve at these client counts (`throughput_curve`)
+                   serve_args:Sequence[str]=(), # flags for `serve` only (e.g. --instances 2)
                   )->dict[str, Any]: # {"load": `run_load`'s report, "server": `served`'s record without the token, "load_log": the load test's last lines}
     "Start `serve`, run `autovoice-trt load-test` against it from the same environment, stop it; everything measured in one run."
     http, grpc, metrics = free_ports(3)
     ports = ["--address", "127.0.0.1", "--http-port", http, "--grpc-port", grpc, "--metrics-port", metrics]
     report_path = Path(tempfile.mkdtemp(prefix="autovoice-load-"))/"report.json"
-    with served(python, [*runner_args, *ports]) as server:
+    with served(python, [*runner_args, *serve_args, *ports]) as server:
         run = subprocess.run([str(python), "-c", "import sys; from autovoice_trt.cli import main; sys.exit(main())", "load-test", "--ready-file",
                               server["ready_file"], *map(str, runner_args), "--requests", str(requests), "--concurrency", str(concurrency),
-                              "--report", str(report_path)], capture_output=True, text=True, timeout=timeout_s)
+                              "--report", str(report_path), *(["--clients", *map(str, clients)] if clients else [])], capture_output=True, text=True, timeout=timeout_s)
     report_dir = report_path.parent
     if not report_path.exists():
         raise AutovoiceError(f"load-test wrote no report (exit code {run.returncode}): " + " | ".join((run.stdout + run.stderr).strip().splitlines()[-3:]))
     report = json.loads(report_path.read_text()); shutil.rmtree(report_dir, ignore_errors=True)
     return {"load": report, "server": {k: v for k, v in server.items() if k != "access_token"},
             "load_exit_code": run.returncode, "load_log": (run.stdout + run.stderr).strip().splitlines()[-5:]}
+
+# %% ../../nbs/86_serving_load.ipynb #d1e2f3a2
+def _answer_kind(error:str)->str:
+    "What one answer during a stop was: converted, refused by Triton while the model unloads, refused unconverted past the drain time, Triton gone, or other."
+    if not error: return "converted"
+    if "Request for unknown model" in error or "is not ready" in error: return "refused: model unloading (one line)"
+    if "server is stopping" in error: return "refused: drain time over (one line)"
+    if any(s in error for s in ("Connection refused", "connection closed", "Connection reset", "Broken pipe")): return "no connection: Triton has exited"
+    return "other: " + error.splitlines()[0][:120]
+
+def stop_under_load(python:str|Path, # the serve environment's interpreter
+                    runner_args:Sequence[str], # runner flags (and e.g. --drain-seconds)
+                    cases:Sequence[Mapping[str, np.ndarray]], # good requests the clients send in turn
+                    clients:int=8, # threads sending without pause, through the stop
+                    seconds_before:float=2.0, # of load before SIGTERM
+                   )->dict[str, Any]: # `served`'s record, the answers by kind, the server's last line
+    "SIGTERM `serve` while clients keep sending: how each answer went, how long the stop took, what was left."
+    import psutil, tritonclient.http as http
+    from tritonclient.utils import InferenceServerException
+    http_port, grpc_port, metrics_port = free_ports(3)
+    kinds:dict[str, int] = {}
+    lock, done = threading.Lock(), threading.Event()
+    with served(python, [*runner_args, "--address", "127.0.0.1", "--http-port", http_port, "--grpc-port", grpc_port, "--metrics-port", metrics_port]) as server:
+        def client(w:int):
+            mine = http.InferenceServerClient(server["http"], network_timeout=120)
+            for i in itertools.count(w):
+                if done.is_set(): break
+                try: _, error = infer(mine, server["model"], cases[i % len(cases)])
+                except InferenceServerException as e: error = str(e)
+                except Exception as e: error = f"{type(e).__name__}: {e}"
+                with lock: kinds[_answer_kind(error)] = kinds.get(_answer_kind(error), 0) + 1
+                if error and not error.startswith(("source_audio", "speaker", "pitch")): time.sleep(0.05)  # a refused client retries, not in a tight loop
+        threads = [threading.Thread(target=client, args=(w,), daemon=True) for w in range(clients)]
+        for t in threads: t.start()
+        time.sleep(seconds_before)
+        os.kill(server["pid"], signal.SIGTERM); t0 = time.monotonic()
+        process = psutil.Process(server["pid"])
+        while still_running([process]): time.sleep(0.05)
+        server["exit_after_sigterm_s"] = time.monotonic() - t0
+    done.set()
+    for t in threads: t.join(60)
+    return {"server": {k: v for k, v in server.items() if k != "access_token"}, "clients": clients, "answers": dict(sorted(kinds.items())),
+            "stopped_line": next((l for l in server["log_tail"][::-1] if l.startswith("stopped:")), None)}

@@ -45,7 +45,7 @@ _DTYPES = {"float32": "TYPE_FP32", "float16": "TYPE_FP16", "bool": "TYPE_BOOL", 
 
 def _schema():
     try: from tritonclient.grpc import model_config_pb2
-    except ImportError as e: raise AutovoiceError(f"triton-repository: Triton's model-config schema comes from tritonclient, not installed here ({e}): pip install 'tritonclient==2.73.0' grpcio") from None
+    except ImportError as e: raise AutovoiceError(f"triton-repository: Triton's model-config schema comes from tritonclient, not installed here ({e}): pip install 'tritonclient[http,grpc]==2.73.0' (the dev extra)") from None
     return model_config_pb2
 
 def _tensors(specs, message):

@@ -4,11 +4,12 @@
 
 # %% ../../nbs/85_serving.ipynb #bb477b2f
 from __future__ import annotations
-import os, shutil, signal, sys, sysconfig, tempfile, threading
+import contextlib, json, os, shutil, signal, sys, sysconfig, tempfile, threading, time, urllib.request
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
+from fastcore.basics import patch
 
 from ..audio.io import check_duration
 from ..backends.base import Runner, active
@@ -18,7 +19,7 @@ from ..models.voice_model import check_speaker_embedding
 from ..pipeline import ConversionInputs, batch_limit, convert_batch, prepare_inputs
 
 # %% auto #0
-__all__ = ['served_tensors', 'ConversionService', 'serve']
+__all__ = ['served_tensors', 'ConversionService', 'still_running', 'drain', 'serve']
 
 # %% ../../nbs/85_serving.ipynb #92fe89eb
 def served_tensors(config:Config)->tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...]]: # (inputs, outputs), dims without Triton's batch dimension
@@ -29,7 +30,7 @@ def served_tensors(config:Config)->tuple[tuple[TensorSpec, ...], tuple[TensorSpe
 
 # %% ../../nbs/85_serving.ipynb #75a7a8c0
 class ConversionService:
-    "The served conversion: each row checked on its own, the good rows converted together (`convert_batch`), a bad row answered in `error`."
+    "The served conversion: each row checked on its own, the good rows of every call in the service at that moment converted together (`convert_batch`), a bad row answered in `error`."
     def __init__(self, config:Config, # the config (model, conversion, profiles, serving)
                  runners:Mapping[str, Runner], # stage -> runner, any backend (`SingingVoiceConverter.runners`)
                  contracts:Mapping, # stage -> contract (`SingingVoiceConverter.contracts`)
@@ -40,7 +41,12 @@ class ConversionService:
         limit = batch_limit(self.runners, contracts, self.profiles)
         if not 1 <= config.serving.max_batch_size <= limit:
             raise AutovoiceError(f"serving.max_batch_size: expected 1..{limit} (the batch maximum of every stage's optimization profile), got {config.serving.max_batch_size}")
-        self.counts = {"requests": 0, "rows": 0, "refused_rows": 0, "calls": 0, "chain_batches": 0}
+        if config.serving.instances < 1: raise AutovoiceError(f"serving.instances: expected at least 1, got {config.serving.instances}")
+        if not config.serving.drain_seconds >= 0: raise AutovoiceError(f"serving.drain_seconds: expected 0 or more, got {config.serving.drain_seconds}")
+        self.counts = {"requests": 0, "rows": 0, "refused_rows": 0, "calls": 0, "chain_batches": 0, "conversions": 0, "stopping_rows": 0}
+        self.stopping:str|None = None  # once set (the drain time is over), every row is answered with it, unconverted
+        self._waiting:list[dict] = []  # rows of calls waiting for the chain
+        self._chain_busy, self._lock = False, threading.Condition()
 
     def prepare(self, audio, speaker, pitch_shift)->ConversionInputs:
         "One row checked (naming the served tensor) and prepared; an `AutovoiceError` says what is wrong."
@@ -52,31 +58,57 @@ class ConversionService:
         if shift.size != 1: raise AutovoiceError(f"pitch_shift: expected one value per row, got {shift.size}")
         return prepare_inputs(audio, m.output_sample_rate_hz, speaker, m, conversion, pitch_shift=float(shift[0]), source_name="source_audio")
 
-    def __call__(self, requests:Sequence[Mapping[str, np.ndarray]])->list[dict[str, np.ndarray]]:
-        "Triton's inference callable: one response per request, rows in order."
-        rows, refused = [], {}
-        for r, request in enumerate(requests):
-            for k in range(len(request["source_audio"])):
-                try: rows.append((r, self.prepare(request["source_audio"][k], request["speaker_embedding"][k], request["pitch_shift"][k])))
-                except AutovoiceError as e: refused[(r, k)] = str(e)
-        timing:dict[str, Any] = {}
-        converted = convert_batch(self.runners, [u for _, u in rows], self.config.model, self.config.conversion, self.contracts, self.profiles, timing)
-        by_request:dict[int, list[np.ndarray]] = {}
-        for (r, _), audio in zip(rows, converted): by_request.setdefault(r, []).append(audio)
-        responses = []
-        for r, request in enumerate(requests):
-            n_rows, width = len(request["source_audio"]), np.asarray(request["source_audio"]).shape[-1]
-            good = iter(by_request.get(r, []))
-            audio = np.zeros((n_rows, width), np.float32)
-            errors = np.array([[refused.get((r, k), "").encode()] for k in range(n_rows)], dtype=object)
-            for k in range(n_rows):
-                if (r, k) not in refused: audio[k] = next(good)
-            responses.append({"converted_audio": audio, "error": errors})
-        self.counts = {"requests": self.counts["requests"] + len(requests), "rows": self.counts["rows"] + len(rows) + len(refused),
-                       "refused_rows": self.counts["refused_rows"] + len(refused), "calls": self.counts["calls"] + 1,
-                       "chain_batches": self.counts["chain_batches"] + timing.get("batches", 0)}
-        for (r, k), message in refused.items(): logger.info("request %d row %d refused: %s", r, k, message)
-        return responses
+# %% ../../nbs/85_serving.ipynb #c0a1d2e5
+@patch
+def convert_rows(self:ConversionService, rows:Sequence[ConversionInputs])->list[np.ndarray]:
+    "Convert prepared rows: one thread runs the chain at a time, over the rows of every call waiting then (of any lengths: `convert_batch`); the others wait for theirs."
+    mine:dict[str, Any] = {"rows": list(rows)}
+    with self._lock:
+        self._waiting.append(mine)
+        while self._chain_busy and "audio" not in mine and "failure" not in mine: self._lock.wait()
+        if "audio" in mine or "failure" in mine: return self._collect(mine)
+        self._chain_busy, taken, self._waiting = True, self._waiting, []
+    timing:dict[str, Any] = {}
+    try:
+        converted = iter(convert_batch(self.runners, [u for t in taken for u in t["rows"]], self.config.model, self.config.conversion, self.contracts, self.profiles, timing))
+        for t in taken: t["audio"] = [next(converted) for _ in t["rows"]]
+    except Exception as e:
+        for t in taken: t["failure"] = e
+    with self._lock:
+        self._chain_busy = False
+        self.counts["chain_batches"] += timing.get("batches", 0); self.counts["conversions"] += 1
+        self._lock.notify_all()
+    return self._collect(mine)
+
+@patch
+def _collect(self:ConversionService, mine:dict)->list[np.ndarray]:
+    if "failure" in mine: raise mine["failure"]
+    return mine["audio"]
+
+# %% ../../nbs/85_serving.ipynb #c0a1d2e3
+@patch
+def __call__(self:ConversionService, requests:Sequence[Mapping[str, np.ndarray]])->list[dict[str, np.ndarray]]:
+    "Triton's inference callable (several instances may call at once): one response per request, rows in order."
+    rows, refused, stopping = [], {}, self.stopping
+    for r, request in enumerate(requests):
+        for k in range(len(request["source_audio"])):
+            if stopping: refused[(r, k)] = stopping; continue
+            try: rows.append((r, self.prepare(request["source_audio"][k], request["speaker_embedding"][k], request["pitch_shift"][k])))
+            except AutovoiceError as e: refused[(r, k)] = str(e)
+    by_request:dict[int, list[np.ndarray]] = {}
+    for (r, _), audio in zip(rows, self.convert_rows([u for _, u in rows]) if rows else []): by_request.setdefault(r, []).append(audio)
+    responses = []
+    for r, request in enumerate(requests):
+        n_rows, width = len(request["source_audio"]), np.asarray(request["source_audio"]).shape[-1]
+        audio, answers = np.zeros((n_rows, width), np.float32), iter(by_request.get(r, []))
+        for k in range(n_rows):
+            if (r, k) not in refused: audio[k] = next(answers)
+        responses.append({"converted_audio": audio, "error": np.array([[refused.get((r, k), "").encode()] for k in range(n_rows)], dtype=object)})
+    with self._lock:
+        for key, n in (("requests", len(requests)), ("rows", len(rows) + len(refused)), ("refused_rows", len(refused)), ("calls", 1),
+                       ("stopping_rows", len(refused) if stopping else 0)): self.counts[key] += n
+    for (r, k), message in refused.items(): logger.info("request %d row %d refused: %s", r, k, message)
+    return responses
 
 # %% ../../nbs/85_serving.ipynb #1f6aa0e4
 def _prepend_interpreter_libdir():
@@ -85,46 +117,119 @@ def _prepend_interpreter_libdir():
     paths = [p for p in os.environ.get("LD_LIBRARY_PATH", "").split(os.pathsep) if p and p != libdir]
     os.environ["LD_LIBRARY_PATH"] = os.pathsep.join([libdir] + paths)
 
+def _bind(triton, service:ConversionService):
+    "The model: the served tensors, `serving.instances` instances of the service, Triton's dynamic batcher."
+    from pytriton.model_config import DynamicBatcher, ModelConfig, Tensor
+    serving, kinds = service.config.serving, {"float32": np.float32, "bytes": bytes}
+    ins, outs = served_tensors(service.config)
+    tensors = lambda specs: [Tensor(name=t.name, dtype=kinds[t.dtype], shape=t.dims) for t in specs]
+    triton.bind(model_name=serving.model_name, infer_func=[service] * serving.instances, inputs=tensors(ins), outputs=tensors(outs), strict=True,
+                config=ModelConfig(max_batch_size=serving.max_batch_size, batcher=DynamicBatcher(max_queue_delay_microseconds=serving.max_queue_delay_us)))
+
+# %% ../../nbs/85_serving.ipynb #c0a1d2e8
+def _unload(serving, token:str):
+    "Ask Triton to unload the served model (its model-repository API on loopback; the access token opens it)."
+    host = "127.0.0.1" if serving.address in ("0.0.0.0", "") else serving.address
+    request = urllib.request.Request(f"http://{host}:{serving.http_port}/v2/repository/models/{serving.model_name}/unload", data=b"{}", method="POST",
+                                     headers={"triton-access-token": token, "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10): pass
+
+def still_running(processes:Sequence, # psutil processes
+                 )->list: # those still running (a zombie has exited)
+    "Those of these processes still running: how `serve` and its tests tell that a stop is over."
+    import psutil
+    alive = []
+    for p in processes:
+        try:
+            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE: alive.append(p)
+        except psutil.Error: pass
+    return alive
+
+def drain(service:ConversionService, # refuses what is still queued once the drain time is over
+          token:str, # the access token of Triton's repository API
+          instances:Sequence, # psutil processes of the model's instances (Triton's python-backend stubs): drained when all have exited
+          grace_s:float=30.0, # how long after the drain time the unload may still take
+         )->dict[str, Any]: # drained (the model unloaded in time), seconds, when the service began refusing (None: never)
+    "Stop accepting and drain: Triton unloads the model (new requests answered 'unknown model', those in flight finish); past `serving.drain_seconds` the rest are refused unconverted."
+    serving, t0, refusing_after_s = service.config.serving, time.monotonic(), None
+    _unload(serving, token)
+    while still_running(instances):
+        waited = time.monotonic() - t0
+        if refusing_after_s is None and waited > serving.drain_seconds:
+            service.stopping, refusing_after_s = (f"source_audio: not converted: the server is stopping and its drain time "
+                                                  f"(serving.drain_seconds {serving.drain_seconds:g} s) is over; send it again to a running server"), waited
+        if waited > serving.drain_seconds + grace_s: return {"drained": False, "seconds": waited, "refusing_after_s": refusing_after_s}
+        time.sleep(0.05)
+    return {"drained": True, "seconds": time.monotonic() - t0, "refusing_after_s": refusing_after_s}
+
+def _shared_memory_of(pids:Sequence[int])->set[str]:
+    "The /dev/shm files these processes have mapped or open (Triton's python backend, PyTriton)."
+    found = set()
+    for pid in pids:
+        try:
+            found |= {line.split(None, 5)[5].strip() for line in Path(f"/proc/{pid}/maps").read_text().splitlines() if "/dev/shm/" in line}
+            found |= {target for fd in Path(f"/proc/{pid}/fd").iterdir() if (target := os.readlink(fd)).startswith("/dev/shm/")}
+        except OSError: continue  # gone, or not ours to read
+    return {p for p in found if not p.endswith(" (deleted)")}
+
+# %% ../../nbs/85_serving.ipynb #c0a1d2e9
+def _started(service:ConversionService, config, workspace:Path, token:str, attempts:int=3)->tuple[Any, contextlib.ExitStack]:
+    "A running Triton with the model bound, and the stack that stops it. PyTriton 0.7 gives every instance after the first 1 s to find the first one's handshake socket, which a loaded machine can miss: a failed start is stopped and tried again, with one line."
+    from pytriton.triton import Triton, TritonSecurityConfig
+    for attempt in range(1, attempts + 1):
+        stack = contextlib.ExitStack()
+        try:
+            triton = stack.enter_context(Triton(config=config, workspace=workspace/f"pytriton-{attempt}", security_config=TritonSecurityConfig(access_token=token)))
+            _bind(triton, service); triton.run()
+            return triton, stack
+        except Exception as e:
+            stack.close()
+            if attempt == attempts or service.config.serving.instances == 1: raise
+            print(f"serve: the model's {service.config.serving.instances} instances did not start ({type(e).__name__}); trying again ({attempt + 1} of {attempts})", flush=True)
+    raise AssertionError("unreachable")
+
 def serve(service:ConversionService, # what Triton calls
-          ready_file:str|Path|None=None, # written once the model is ready: pid, urls, model, access token (mode 600); deleted on the way out
+          ready_file:str|Path|None=None, # written once the model is ready: pid, urls, model, access token, serving settings (mode 600); deleted on the way out
           stop:threading.Event|None=None, # set it to stop (SIGINT and SIGTERM set it too, from the main thread)
-         )->dict[str, int]: # the service's counts when it stopped
-    "Serve the conversion through PyTriton until SIGINT, SIGTERM or `stop`; leave nothing behind (Triton stopped, its workspace and the ready file removed)."
+         )->dict[str, Any]: # the service's counts when it stopped, and "stop": drained, seconds, shared memory and processes left, clean
+    "Serve the conversion through PyTriton until SIGINT, SIGTERM or `stop`; then drain (`drain`), stop Triton and check that nothing is left."
     try:
-        from pytriton.model_config import DynamicBatcher, ModelConfig, Tensor
-        from pytriton.triton import Triton, TritonConfig, TritonSecurityConfig
+        import psutil
+        from pytriton.triton import TritonConfig
     except ImportError as e:
         raise AutovoiceError(f"serve: PyTriton is not installed in {sys.prefix} ({e}); it pins numpy<2, so give it its own environment: "
                              "bash tools/serve_env.sh, then .venv-serve/bin/autovoice-trt serve ...") from None
     import secrets
-    serving = service.config.serving
+    serving, token = service.config.serving, secrets.token_urlsafe(32)
     _prepend_interpreter_libdir()
+    os.environ["PYTRITON_NO_TENSORSTORE"] = "1"  # PyTriton 0.7's own switch (read here and by its stub in Triton): requests travel through its socket, not /dev/shm blocks, whose copy fails on a [1, 0] tensor before any check of ours
     stop = stop or threading.Event()
     in_main = threading.current_thread() is threading.main_thread()
     previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)} if in_main else {}
     workspace = Path(tempfile.mkdtemp(prefix="autovoice-serve-"))
-    token = secrets.token_urlsafe(32)
-    kinds = {"float32": np.float32, "bytes": bytes}
-    ins, outs = served_tensors(service.config)
-    tensors = lambda specs: [Tensor(name=t.name, dtype=kinds[t.dtype], shape=t.dims) for t in specs]
     config = TritonConfig(http_address=serving.address, http_port=serving.http_port, grpc_address=serving.address, grpc_port=serving.grpc_port,
-                          metrics_address=serving.address, metrics_port=serving.metrics_port, exit_timeout_secs=10)
+                          metrics_address=serving.address, metrics_port=serving.metrics_port, exit_timeout_secs=3)  # after the drain: how long Triton waits for idle client connections
     try:
-        with active(service.runners), Triton(config=config, workspace=workspace/"pytriton", security_config=TritonSecurityConfig(access_token=token)) as triton:
-            triton.bind(model_name=serving.model_name, infer_func=service, inputs=tensors(ins), outputs=tensors(outs), strict=True,
-                        config=ModelConfig(max_batch_size=serving.max_batch_size, batcher=DynamicBatcher(max_queue_delay_microseconds=serving.max_queue_delay_us)))
-            triton.run()
-            ready = {"pid": os.getpid(), "model": serving.model_name, "http": f"{serving.address}:{serving.http_port}",
-                     "grpc": f"{serving.address}:{serving.grpc_port}", "access_token": token}
-            if ready_file is not None:
-                write_json_atomic(ready_file, ready); os.chmod(ready_file, 0o600)
-            print(f"serving {serving.model_name} on http://{ready['http']} and grpc {ready['grpc']} (max batch {serving.max_batch_size}, "
-                  f"queue delay {serving.max_queue_delay_us} us); SIGINT or SIGTERM stops it", flush=True)
-            while not stop.wait(1.0):
-                if not triton.is_alive(): raise AutovoiceError("serve: Triton Inference Server stopped by itself (its log is above)")
-            print("stopping: requests in flight finish, then Triton exits", flush=True)
+        with active(service.runners):
+            triton, running = _started(service, config, workspace, token)
+            with running:
+                ready = {"pid": os.getpid(), "model": serving.model_name, "http": f"{serving.address}:{serving.http_port}",
+                         "grpc": f"{serving.address}:{serving.grpc_port}", "access_token": token,
+                         "serving": {k: getattr(serving, k) for k in ("max_batch_size", "max_queue_delay_us", "instances", "drain_seconds")}}
+                if ready_file is not None:
+                    write_json_atomic(ready_file, ready); os.chmod(ready_file, 0o600)
+                print(f"serving {serving.model_name} on http://{ready['http']} and grpc {ready['grpc']} (max batch {serving.max_batch_size}, "
+                      f"queue delay {serving.max_queue_delay_us} us, {serving.instances} instances); SIGINT or SIGTERM stops it", flush=True)
+                while not stop.wait(1.0):
+                    if not triton.is_alive(): raise AutovoiceError("serve: Triton Inference Server stopped by itself (its log is above)")
+                print(f"stopping: no new requests; those in flight finish within {serving.drain_seconds:g} s (serving.drain_seconds), then Triton exits", flush=True)
+                children = psutil.Process().children(recursive=True)
+                shared = _shared_memory_of([os.getpid(), *(p.pid for p in children)])
+                record = drain(service, token, [p for p in children if "stub" in p.name()])
     finally:
         for s, handler in previous.items(): signal.signal(s, handler)
         if ready_file is not None: Path(ready_file).unlink(missing_ok=True)
         shutil.rmtree(workspace, ignore_errors=True)
-    return dict(service.counts)
+    left = sorted(p for p in shared if Path(p).exists())
+    running_left = [p.pid for p in still_running(children)]
+    return dict(service.counts) | {"stop": record | {"shared_memory_checked": len(shared), "shared_memory_left": left, "left_running": running_left, "clean": record["drained"] and not left and not running_left}}
