@@ -20,9 +20,10 @@ from .audio.pitch import estimate_f0
 from .models.voice_model import check_speaker_embedding
 
 # %% auto #0
-__all__ = ['PITCH_SHIFT_RANGE', 'SEED_RANGE', 'TEMPERATURE_RANGE', 'STAGES', 'ConversionInputs', 'check_conversion_options',
-           'check_source', 'prepare_inputs', 'ChunkPlan', 'plan_chunks', 'frame_limits', 'chunk_feed',
-           'build_conditioning', 'run_chain', 'stage_feeds', 'batch_limit', 'convert_inputs', 'convert_batch']
+__all__ = ['PITCH_SHIFT_RANGE', 'SEED_RANGE', 'TEMPERATURE_RANGE', 'NOISE_BLOCK_FRAMES', 'STAGES', 'ConversionInputs',
+           'check_conversion_options', 'check_source', 'prior_noise', 'prepare_inputs', 'ChunkPlan', 'plan_chunks',
+           'frame_limits', 'chunk_feed', 'build_conditioning', 'run_chain', 'stage_feeds', 'batch_limit',
+           'convert_inputs', 'convert_batch']
 
 # %% ../nbs/25_pipeline.ipynb #fc7e4aa3
 @dataclass
@@ -33,13 +34,13 @@ class ConversionInputs:
     f0_hz:np.ndarray # [N] float32 Hz after the pitch shift, 0 where unvoiced
     voiced:np.ndarray # [N] bool
     speaker:np.ndarray # [speaker_dim] float32, L2-normalised
-    noise:torch.Tensor # [1, latent_channels, N] float32: temperature * N(0, 1) from the seed
+    noise:torch.Tensor # [1, latent_channels, N] float32: temperature * N(0, 1), drawn per frame from the seed (`prior_noise`)
     @property
     def n_frames(self)->int: return len(self.f0_hz)
 
 # %% ../nbs/25_pipeline.ipynb #17664a69
 PITCH_SHIFT_RANGE = (-24, 24)  # two octaves each way: beyond them f0 leaves the pitch encoder's 80..1000 Hz for any voice
-SEED_RANGE = (0, 2**63 - 1)        # what torch.Generator.manual_seed takes without wrapping
+SEED_RANGE = (0, 2**63 - 1)        # non-negative 63-bit (what torch's generator took; `prior_noise` keys numpy's SeedSequence with it)
 TEMPERATURE_RANGE = (0, 2)     # a scale of unit-variance prior noise: 0 is deterministic, beyond 2 it is noise
 
 def _check_number(name:str, value, lo, hi, kind:str):
@@ -72,6 +73,21 @@ def check_source(audio, # source audio, mono or multichannel, any rate
     check_duration(len(source) / rate, conversion.max_source_seconds, name)
     return check_not_silent(source, name), rate
 
+# %% ../nbs/25_pipeline.ipynb #9c4d2a17
+NOISE_BLOCK_FRAMES = 64  # frames drawn per generator: a window of any length draws at most two blocks more than it needs
+
+def prior_noise(seed:int, # the prior noise seed (`SEED_RANGE`)
+                start:int, stop:int, # frames [start, stop) of the utterance or stream
+                channels:int, # latent channels
+                temperature:float=1.0, # scale of the unit normal noise
+               )->torch.Tensor: # float32 [1, channels, stop - start]
+    "`temperature * N(0, 1)` for frames [start, stop), each frame's values fixed by (seed, frame) alone."
+    if not 0 <= start <= stop: raise AutovoiceError(f"prior_noise: expected 0 <= start <= stop, got {start}, {stop}")
+    first, last = start // NOISE_BLOCK_FRAMES, -(-stop // NOISE_BLOCK_FRAMES)
+    blocks = [np.random.default_rng([seed, b]).standard_normal((NOISE_BLOCK_FRAMES, channels), dtype=np.float32) for b in range(first, last)]
+    frames = np.concatenate(blocks or [np.zeros((0, channels), np.float32)])[start - first * NOISE_BLOCK_FRAMES:][: stop - start]
+    return temperature * torch.from_numpy(np.ascontiguousarray(frames.T))[None]
+
 # %% ../nbs/25_pipeline.ipynb #26a14321
 def _f0_track(audio_out:np.ndarray, n_frames:int, model:ModelConfig, conversion:ConversionConfig, source_f0)->tuple[np.ndarray, np.ndarray]:
     "f0 and voiced mask on the frame grid: the caller's f0, or Praat's with the config's estimator settings."
@@ -101,6 +117,7 @@ def prepare_inputs(audio, # source audio, mono or stereo, any rate
                    source_f0=None, # f0 in Hz on the frame grid (0 = unvoiced) instead of estimating it
                    timing:dict|None=None, # adds seconds under "resample" and "f0"
                    source_name:str="source audio", # what the source is (a served tensor's name), for messages
+                   first_frame:int=0, # the audio's first frame in a longer stream (a streaming window): its prior noise is that stream's
                   )->ConversionInputs:
     "Check and prepare one utterance: resample, f0 and voicing, pitch shift, speaker, prior noise."
     check_conversion_options(pitch_shift, temperature, seed)
@@ -120,7 +137,7 @@ def prepare_inputs(audio, # source audio, mono or stereo, any rate
     timing["resample"] = timing.get("resample", 0.0) + (t1 - t0) + time.perf_counter() - t2  # what resampling adds beyond f0's time
     temperature = conversion.temperature if temperature is None else temperature
     seed = conversion.seed if seed is None else seed
-    noise = temperature * torch.randn(1, model.latent_channels, n_frames, generator=torch.Generator().manual_seed(seed))
+    noise = prior_noise(seed, first_frame, first_frame + n_frames, model.latent_channels, temperature)
     return ConversionInputs(audio_16k, audio_out, f0_hz, voiced, speaker, noise)
 
 # %% ../nbs/25_pipeline.ipynb #f3e85965
