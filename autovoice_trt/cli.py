@@ -176,8 +176,7 @@ def cmd_stream(args)->int:
     report_path = check_output_file(args.report, (".json",), inputs=[args.source, args.speaker], what="--report") if args.report else None
     svc, runners = runners_from_args(args, config)
     with svc:
-        target = request.speaker_embedding if request.speaker_embedding is not None else svc.speaker_embedding(*request.speaker_audio)
-        streamer = StreamingConverter(svc, runners, target, args.block_ms, args.lookahead_ms, args.left_context_ms, args.pitch_shift, args.temperature, args.seed)
+        streamer = StreamingConverter(svc, runners, svc.request_speaker(request), args.block_ms, args.lookahead_ms, args.left_context_ms, args.pitch_shift, args.temperature, args.seed)
         source = resample(request.audio, request.sample_rate, streamer.sample_rate_hz)
         audio, report = stream_audio(streamer, source, realtime=not args.no_realtime)
     written = write_audio(request.output, audio, streamer.sample_rate_hz)

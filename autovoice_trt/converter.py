@@ -19,7 +19,7 @@ from .config import COMPONENTS, Config, load_config, profile_overrides
 from .audio.io import AUDIO_FORMATS, check_not_silent, check_sample_rate, load_audio, write_audio
 from .models.voice_model import VoiceModel, load_speaker_embedding
 from .backends.base import Runner
-from .pipeline import STAGES, check_conversion_options, check_source, convert_inputs, prepare_inputs
+from .pipeline import STAGES, check_conversion_options, check_source, convert_inputs, prepare_inputs, ready_runners
 from .graphs.folder import export_graphs, repair_command
 from .backends.tensorrt import load_tensorrt_engines
 from .runtime import RunnerSpec, Workspace, make_runners, runner_spec
@@ -93,11 +93,7 @@ def convert_timed(self:SingingVoiceConverter,
     from autovoice_trt.audio.io import check_sample_rate, resample
     t_start = time.perf_counter()
     m, vc = self.config.model, self.config.tensorrt.voice_conversion
-    runners = dict(runners) if runners is not None else self.runners()
-    missing = [c for c in COMPONENTS if c not in runners]
-    if missing: raise AutovoiceError(f"runners: missing a runner for {missing}")
-    for runner in runners.values():  # a caller's inactive runners are activated once and stay theirs; nothing is freed here
-        if not runner.is_active: runner.activate()
+    runners = ready_runners(runners if runners is not None else self.runners())  # a caller's inactive runners are activated once and stay theirs
     out_rate = check_sample_rate(output_sample_rate, "output_sample_rate") if output_sample_rate is not None else m.output_sample_rate_hz
     timing = {k: 0.0 for k in STAGES}
     inputs = prepare_inputs(audio, sample_rate, target_emb, m, self.config.conversion, pitch_shift, temperature, seed, source_f0, timing)
@@ -145,14 +141,18 @@ def read_conversion_request(source:str|Path, # the recording to convert (WAV / F
 
 # %% ../nbs/50_converter.ipynb #05077033
 @patch
+def request_speaker(self:SingingVoiceConverter, request:ConversionRequest)->np.ndarray: # [speaker_dim] float32
+    "A request's target speaker: its .npy embedding, or this model's embedding of its reference recording."
+    return request.speaker_embedding if request.speaker_embedding is not None else self.speaker_embedding(*request.speaker_audio)
+
+@patch
 def convert_request(self:SingingVoiceConverter, request:ConversionRequest, # from `read_conversion_request`
                     runners:Mapping[str, Runner]|None=None, # None: PyTorch fp32 on CPU
                     progress:bool=False, # a progress bar over chunks
                    )->tuple[Path, dict[str, float]]: # (the written file, seconds per stage and 'total')
     "Convert a checked request and write its output atomically."
     r = request
-    target = r.speaker_embedding if r.speaker_embedding is not None else self.speaker_embedding(*r.speaker_audio)
-    audio, timing = self.convert_timed(r.audio, r.sample_rate, target, r.pitch_shift, r.temperature, r.seed, runners,
+    audio, timing = self.convert_timed(r.audio, r.sample_rate, self.request_speaker(r), r.pitch_shift, r.temperature, r.seed, runners,
                                        output_sample_rate=r.output_sample_rate, progress=progress)
     return write_audio(r.output, audio, r.output_sample_rate), timing
 

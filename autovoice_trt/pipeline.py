@@ -4,7 +4,7 @@
 
 # %% ../nbs/25_pipeline.ipynb #2e3288fd
 from __future__ import annotations
-import math, time
+import functools, math, time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
@@ -22,8 +22,8 @@ from .models.voice_model import check_speaker_embedding
 # %% auto #0
 __all__ = ['PITCH_SHIFT_RANGE', 'SEED_RANGE', 'TEMPERATURE_RANGE', 'NOISE_BLOCK_FRAMES', 'STAGES', 'ConversionInputs',
            'check_conversion_options', 'check_source', 'prior_noise', 'prepare_inputs', 'ChunkPlan', 'plan_chunks',
-           'frame_limits', 'chunk_feed', 'build_conditioning', 'run_chain', 'stage_feeds', 'batch_limit',
-           'convert_inputs', 'convert_batch']
+           'frame_limits', 'chunk_feed', 'build_conditioning', 'run_chain', 'ready_runners', 'stage_feeds',
+           'batch_limit', 'convert_inputs', 'convert_batch']
 
 # %% ../nbs/25_pipeline.ipynb #fc7e4aa3
 @dataclass
@@ -100,12 +100,10 @@ def _f0_track(audio_out:np.ndarray, n_frames:int, model:ModelConfig, conversion:
     return estimate_f0(audio_out, model.output_sample_rate_hz, hop_samples=model.hop_samples, frame_rate_sample_rate_hz=model.output_sample_rate_hz,
                        n_frames=n_frames, f0_min_hz=model.f0_min_hz, f0_max_hz=model.f0_max_hz, voicing_threshold=conversion.voicing_threshold)
 
-_RESAMPLER:list[ThreadPoolExecutor] = []  # one thread, made on first use and kept: soxr releases the GIL, so it resamples beside Praat
-
-def _beside(fn, *args):
-    "Start `fn(*args)` on the resampling thread; the future's result is its value."
-    if not _RESAMPLER: _RESAMPLER.append(ThreadPoolExecutor(1, thread_name_prefix="autovoice-resample"))
-    return _RESAMPLER[0].submit(fn, *args)
+@functools.cache
+def _resampler()->ThreadPoolExecutor:
+    "One thread, made on first use and kept: soxr releases the GIL, so it resamples beside Praat."
+    return ThreadPoolExecutor(1, thread_name_prefix="autovoice-resample")
 
 def prepare_inputs(audio, # source audio, mono or stereo, any rate
                    sample_rate:int, # its rate in Hz
@@ -125,7 +123,7 @@ def prepare_inputs(audio, # source audio, mono or stereo, any rate
     speaker = check_speaker_embedding(speaker, model.speaker_dim)
     timing = timing if timing is not None else {}
     t0 = time.perf_counter()
-    content = _beside(resample, source, rate, model.content_sample_rate_hz)  # the content encoder's 16 kHz, while Praat runs
+    content = _resampler().submit(resample, source, rate, model.content_sample_rate_hz)  # the content encoder's 16 kHz, while Praat runs
     audio_out = resample(source, rate, model.output_sample_rate_hz)
     t1 = time.perf_counter()
     n_frames = math.ceil(len(audio_out) / model.hop_samples)
@@ -239,6 +237,15 @@ def run_chain(runners:Mapping[str, Callable[[Mapping[str, Any]], Mapping[str, An
         fed["vocoder"] = {"mel_input": mel}
         return fed, None
     return fed, stage("vocoder", {"mel_input": mel})["waveform"]
+
+def ready_runners(runners:Mapping[str, Any], # stage -> runner
+                 )->dict[str, Any]: # the same runners, every one active
+    "A runner for every stage, the inactive ones activated once; they stay their owner's (nothing here frees them)."
+    missing = [c for c in COMPONENTS if c not in runners]
+    if missing: raise AutovoiceError(f"runners: missing a runner for {missing}")
+    for runner in runners.values():
+        if not runner.is_active: runner.activate()
+    return dict(runners)
 
 # %% ../nbs/25_pipeline.ipynb #ec3275f9
 def _host(value): return value.detach().float().cpu() if isinstance(value, torch.Tensor) and value.is_floating_point() else torch.as_tensor(value).cpu()

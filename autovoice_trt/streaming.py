@@ -17,7 +17,7 @@ from .audio.io import SILENCE_DBFS
 from .models.frontend import output_frontend
 from .models.voice_model import check_speaker_embedding
 from .backends.base import Runner
-from .pipeline import _check_number, _cross_fade, check_conversion_options, convert_inputs, prepare_inputs
+from .pipeline import _check_number, _cross_fade, check_conversion_options, convert_inputs, prepare_inputs, ready_runners
 from .evaluation.compare import log_mel_snr_db
 from .evaluation.quality import output_quality
 
@@ -64,13 +64,10 @@ class StreamingConverter:
                 ):
         check_conversion_options(pitch_shift, temperature, seed)
         check_streaming_options(block_ms, lookahead_ms, left_context_ms)
-        missing = [c for c in COMPONENTS if c not in runners]
-        if missing: raise AutovoiceError(f"runners: missing a runner for {missing}")
         self.model, self.conversion, self.contracts = svc.config.model, svc.config.conversion, svc.contracts
         self.profiles = {c: svc.config.tensorrt.voice_conversion.profile(c) for c in COMPONENTS}
-        self.speaker, self.runners = check_speaker_embedding(speaker, self.model.speaker_dim), dict(runners)
-        for runner in self.runners.values():  # activated once if they are not; they stay their owner's
-            if not runner.is_active: runner.activate()
+        self.speaker = check_speaker_embedding(speaker, self.model.speaker_dim)
+        self.runners = ready_runners(runners)  # activated once if they are not; they stay their owner's
         self.pitch_shift, self.temperature, self.seed = pitch_shift, temperature, seed
         self.sample_rate_hz, self.hop = self.model.output_sample_rate_hz, self.model.hop_samples
         samples = lambda ms: round(ms * self.sample_rate_hz / 1000)
