@@ -57,7 +57,7 @@ class ModelConfig:
 class ConversionConfig:
     "How a conversion runs: prior temperature and seed, chunk cross-fade, pitch estimator, the longest source taken."
     temperature:float; seed:int; crossfade_seconds:float
-    pitch_estimator:Literal["praat"]; voicing_threshold:float; max_source_seconds:float
+    pitch_estimator:Literal["auto", "praat", "torch"]; voicing_threshold:float; max_source_seconds:float
 
 @dataclass
 class CalibrationConfig:

@@ -19,7 +19,7 @@ from .config import COMPONENTS, Config, load_config, profile_overrides
 from .audio.io import AUDIO_FORMATS, check_not_silent, check_sample_rate, load_audio, write_audio
 from .models.voice_model import VoiceModel, load_speaker_embedding
 from .backends.base import Runner
-from .pipeline import STAGES, check_conversion_options, check_source, convert_inputs, prepare_inputs, ready_runners
+from .pipeline import STAGES, check_conversion_options, check_source, convert_inputs, prepare_inputs, ready_runners, runners_device
 from .graphs.folder import export_graphs, repair_command
 from .backends.tensorrt import load_tensorrt_engines
 from .runtime import RunnerSpec, Workspace, make_runners, runner_spec
@@ -96,7 +96,8 @@ def convert_timed(self:SingingVoiceConverter,
     runners = ready_runners(runners if runners is not None else self.runners())  # a caller's inactive runners are activated once and stay theirs
     out_rate = check_sample_rate(output_sample_rate, "output_sample_rate") if output_sample_rate is not None else m.output_sample_rate_hz
     timing = {k: 0.0 for k in STAGES}
-    inputs = prepare_inputs(audio, sample_rate, target_emb, m, self.config.conversion, pitch_shift, temperature, seed, source_f0, timing)
+    inputs = prepare_inputs(audio, sample_rate, target_emb, m, self.config.conversion, pitch_shift, temperature, seed, source_f0, timing,
+                            device=runners_device(runners))
     out = convert_inputs(runners, inputs, m, self.config.conversion, self.contracts, {c: vc.profile(c) for c in COMPONENTS}, timing, progress)
     if out_rate != m.output_sample_rate_hz: out = resample(out, m.output_sample_rate_hz, out_rate)
     timing["total"] = time.perf_counter() - t_start

@@ -17,13 +17,14 @@ from .core import AutovoiceError, TensorSpec
 from .config import COMPONENTS, ComponentContract, ConversionConfig, ModelConfig, ShapeRange
 from .audio.io import check_audio, check_duration, check_not_silent, check_sample_rate, resample
 from .audio.pitch import estimate_f0
+from .audio.pitch_torch import estimate_f0_torch
 from .models.voice_model import check_speaker_embedding
 
 # %% auto #0
 __all__ = ['PITCH_SHIFT_RANGE', 'SEED_RANGE', 'TEMPERATURE_RANGE', 'NOISE_BLOCK_FRAMES', 'STAGES', 'ConversionInputs',
            'check_conversion_options', 'check_source', 'prior_noise', 'prepare_inputs', 'ChunkPlan', 'plan_chunks',
            'frame_limits', 'chunk_feed', 'build_conditioning', 'run_chain', 'ready_runners', 'stage_feeds',
-           'batch_limit', 'convert_inputs', 'convert_batch']
+           'batch_limit', 'runners_device', 'convert_inputs', 'convert_batch']
 
 # %% ../nbs/25_pipeline.ipynb #fc7e4aa3
 @dataclass
@@ -89,20 +90,26 @@ def prior_noise(seed:int, # the prior noise seed (`SEED_RANGE`)
     return temperature * torch.from_numpy(np.ascontiguousarray(frames.T))[None]
 
 # %% ../nbs/25_pipeline.ipynb #26a14321
-def _f0_track(audio_out:np.ndarray, n_frames:int, model:ModelConfig, conversion:ConversionConfig, source_f0)->tuple[np.ndarray, np.ndarray]:
-    "f0 and voiced mask on the frame grid: the caller's f0, or Praat's with the config's estimator settings."
+def _f0_track(audio_out:np.ndarray, n_frames:int, model:ModelConfig, conversion:ConversionConfig, source_f0,
+              device=None, # the runners' device: where `torch` (and `auto` on a GPU) tracks f0
+             )->tuple[np.ndarray, np.ndarray]:
+    "f0 and voiced mask on the frame grid: the caller's f0, or the config's estimator's (auto: the torch port on a GPU, Praat elsewhere)."
     if source_f0 is not None:
         f0_hz = np.asarray(source_f0, np.float32).reshape(-1)
         if len(f0_hz) != n_frames:
             raise AutovoiceError(f"source_f0: expected {n_frames} frames ({model.frame_rate_hz:.2f} frames/s for this audio), got {len(f0_hz)}")
         return f0_hz, np.isfinite(f0_hz) & (f0_hz > 0)
-    if conversion.pitch_estimator != "praat": raise AutovoiceError(f"conversion.pitch_estimator: expected 'praat', got {conversion.pitch_estimator!r}")
-    return estimate_f0(audio_out, model.output_sample_rate_hz, hop_samples=model.hop_samples, frame_rate_sample_rate_hz=model.output_sample_rate_hz,
-                       n_frames=n_frames, f0_min_hz=model.f0_min_hz, f0_max_hz=model.f0_max_hz, voicing_threshold=conversion.voicing_threshold)
+    options = {"hop_samples": model.hop_samples, "frame_rate_sample_rate_hz": model.output_sample_rate_hz, "n_frames": n_frames,
+               "f0_min_hz": model.f0_min_hz, "f0_max_hz": model.f0_max_hz, "voicing_threshold": conversion.voicing_threshold}
+    device = torch.device(device or "cpu")
+    if conversion.pitch_estimator == "praat" or (conversion.pitch_estimator == "auto" and device.type != "cuda"):
+        return estimate_f0(audio_out, model.output_sample_rate_hz, **options)
+    f0_hz, voiced = estimate_f0_torch(audio_out, model.output_sample_rate_hz, **options, device=device)
+    return f0_hz.cpu().numpy(), voiced.cpu().numpy()
 
 @functools.cache
 def _resampler()->ThreadPoolExecutor:
-    "One thread, made on first use and kept: soxr releases the GIL, so it resamples beside Praat."
+    "One thread, made on first use and kept: soxr releases the GIL, so it resamples beside the pitch tracker."
     return ThreadPoolExecutor(1, thread_name_prefix="autovoice-resample")
 
 def prepare_inputs(audio, # source audio, mono or stereo, any rate
@@ -116,6 +123,7 @@ def prepare_inputs(audio, # source audio, mono or stereo, any rate
                    timing:dict|None=None, # adds seconds under "resample" and "f0"
                    source_name:str="source audio", # what the source is (a served tensor's name), for messages
                    first_frame:int=0, # the audio's first frame in a longer stream (a streaming window): its prior noise is that stream's
+                   device=None, # the runners' device (`runners_device`): where the torch pitch tracker runs; None: the host
                   )->ConversionInputs:
     "Check and prepare one utterance: resample, f0 and voicing, pitch shift, speaker, prior noise."
     check_conversion_options(pitch_shift, temperature, seed)
@@ -123,11 +131,11 @@ def prepare_inputs(audio, # source audio, mono or stereo, any rate
     speaker = check_speaker_embedding(speaker, model.speaker_dim)
     timing = timing if timing is not None else {}
     t0 = time.perf_counter()
-    content = _resampler().submit(resample, source, rate, model.content_sample_rate_hz)  # the content encoder's 16 kHz, while Praat runs
+    content = _resampler().submit(resample, source, rate, model.content_sample_rate_hz)  # the content encoder's 16 kHz, while f0 is tracked
     audio_out = resample(source, rate, model.output_sample_rate_hz)
     t1 = time.perf_counter()
     n_frames = math.ceil(len(audio_out) / model.hop_samples)
-    f0_hz, voiced = _f0_track(audio_out, n_frames, model, conversion, source_f0)
+    f0_hz, voiced = _f0_track(audio_out, n_frames, model, conversion, source_f0, device)
     f0_hz = np.where(voiced, f0_hz * 2.0 ** (pitch_shift / 12.0), 0.0).astype(np.float32)
     t2 = time.perf_counter()
     audio_16k = content.result()
@@ -309,8 +317,10 @@ def batch_limit(runners:Mapping[str, Any], contracts:Mapping[str, ComponentContr
             if spec.dims and spec.dims[0] == "batch": limit = min(limit, profile[spec.name].max[0])
     return limit
 
-def _on_gpu(runners:Mapping[str, Any])->bool:
-    return any(torch.device(str(getattr(r, "device", "cpu"))).type == "cuda" for r in runners.values())
+def runners_device(runners:Mapping[str, Any])->torch.device:
+    "The device a set of runners computes on: the first GPU one's, else the host's; the pitch tracker, cross-fade and loudness follow it."
+    devices = [torch.device(str(getattr(r, "device", "cpu"))) for r in runners.values()]
+    return next((d for d in devices if d.type == "cuda"), torch.device("cpu"))
 
 def _feed_runs(feeds:Sequence[Mapping[str, torch.Tensor]], batch:int)->list[list[int]]:
     "Feeds whose tensors have the same shapes, from anywhere in `feeds`, at most `batch` per run of the chain (runs in order of first appearance)."
@@ -357,7 +367,7 @@ def convert_inputs(runners:Mapping[str, Any], # stage -> runner
     min_frames, max_frames = frame_limits(runners, contracts, profiles, model)
     plan = plan_chunks(inputs.n_frames, max_frames, round(conversion.crossfade_seconds * model.frame_rate_hz))
     limit = batch_limit(runners, contracts, profiles)
-    batch = max(1, min(chunk_batch or (limit if _on_gpu(runners) else 1), limit))
+    batch = max(1, min(chunk_batch or (limit if runners_device(runners).type == "cuda" else 1), limit))
     feeds = [chunk_feed(inputs, start, stop, min_frames, model) for start, stop in plan.chunks]
     waves, _ = _run_feeds(runners, feeds, [stop - start for start, stop in plan.chunks], batch, model.hop_samples, timing, progress)
     timing["chunks"] = len(plan.chunks)

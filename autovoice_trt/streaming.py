@@ -17,7 +17,7 @@ from .audio.io import SILENCE_DBFS
 from .models.frontend import output_frontend
 from .models.voice_model import check_speaker_embedding
 from .backends.base import Runner
-from .pipeline import _check_number, _cross_fade, check_conversion_options, convert_inputs, prepare_inputs, ready_runners
+from .pipeline import _check_number, _cross_fade, check_conversion_options, convert_inputs, prepare_inputs, ready_runners, runners_device
 from .evaluation.compare import log_mel_snr_db
 from .evaluation.quality import output_quality
 
@@ -95,7 +95,7 @@ def _convert_window(self:StreamingConverter, window:np.ndarray, # source samples
     "The offline conversion of one window; digital silence converts to silence (it holds no voice to convert)."
     if not np.abs(window).max(initial=0.0) >= 10 ** (SILENCE_DBFS / 20): return torch.zeros(len(window))
     inputs = prepare_inputs(window, self.sample_rate_hz, self.speaker, self.model, self.conversion, self.pitch_shift, self.temperature,
-                            self.seed, first_frame=first_frame)
+                            self.seed, first_frame=first_frame, device=runners_device(self.runners))
     return torch.from_numpy(convert_inputs(self.runners, inputs, self.model, self.conversion, self.contracts, self.profiles))
 
 @patch

@@ -13,9 +13,27 @@ from .io import check_audio, check_sample_rate, frame_count, frame_times_s
 from .synth import SingingSample
 
 # %% auto #0
-__all__ = ['estimate_f0', 'cents', 'f0_accuracy', 'plot_f0']
+__all__ = ['PRAAT_AC', 'PERIODS_PER_WINDOW', 'check_f0_request', 'estimate_f0', 'cents', 'f0_accuracy', 'plot_f0']
 
 # %% ../../nbs/07_pitch.ipynb #0bda21e5
+PRAAT_AC = {"max_number_of_candidates": 15, "silence_threshold": 0.03, "octave_cost": 0.01, "octave_jump_cost": 0.35,
+            "voiced_unvoiced_cost": 0.14}  # Praat's `To Pitch (ac)` defaults, passed by name: `audio.pitch_torch` reads the same
+PERIODS_PER_WINDOW = 3.0  # Praat's autocorrelation window (not "very accurate"): 3 periods of the pitch floor
+
+def check_f0_request(audio, sample_rate_hz:int, hop_samples:int, frame_rate_sample_rate_hz:int, n_frames:int|None,
+                     f0_min_hz:float, f0_max_hz:float)->tuple[np.ndarray, int, int, int]: # (mono audio, rate, frame rate, frames)
+    "What every f0 estimator checks, before any work: the audio, both rates, the hop, the f0 range and the frame count."
+    audio = check_audio(audio, "audio")
+    rate = check_sample_rate(sample_rate_hz)
+    frame_rate = check_sample_rate(frame_rate_sample_rate_hz, "frame_rate_sample_rate_hz")
+    if not isinstance(hop_samples, (int, np.integer)) or hop_samples <= 0:
+        raise AutovoiceError(f"hop_samples: expected a positive int, got {hop_samples!r}")
+    if not 0 < f0_min_hz < f0_max_hz < rate / 2:
+        raise AutovoiceError(f"f0_min_hz, f0_max_hz: expected 0 < min < max < Nyquist ({rate / 2:g} Hz), got {f0_min_hz}, {f0_max_hz}")
+    n_frames = frame_count(len(audio), rate, hop_samples, frame_rate) if n_frames is None else int(n_frames)
+    if n_frames < 0: raise AutovoiceError(f"n_frames: expected >= 0, got {n_frames}")
+    return audio, rate, frame_rate, n_frames
+
 def estimate_f0(audio:np.ndarray, # [samples] (or multichannel, averaged), any rate
                 sample_rate_hz:int, # the audio's rate
                 hop_samples:int=256, # frame hop, counted at `frame_rate_sample_rate_hz`
@@ -26,24 +44,16 @@ def estimate_f0(audio:np.ndarray, # [samples] (or multichannel, averaged), any r
                 voicing_threshold:float=0.45, # Praat's voicing threshold: higher calls fewer frames voiced
                )->tuple[np.ndarray, np.ndarray]: # (f0_hz float32 [N], 0.0 where unvoiced; voiced bool [N])
     "f0 in Hz and a voiced mask on the model's frame grid, from Praat's autocorrelation pitch tracker."
-    audio = check_audio(audio, "audio")
-    rate = check_sample_rate(sample_rate_hz)
-    frame_rate = check_sample_rate(frame_rate_sample_rate_hz, "frame_rate_sample_rate_hz")
-    if not isinstance(hop_samples, (int, np.integer)) or hop_samples <= 0:
-        raise AutovoiceError(f"hop_samples: expected a positive int, got {hop_samples!r}")
-    if not 0 < f0_min_hz < f0_max_hz < rate / 2:
-        raise AutovoiceError(f"f0_min_hz, f0_max_hz: expected 0 < min < max < Nyquist ({rate / 2:g} Hz), got {f0_min_hz}, {f0_max_hz}")
-    n_frames = frame_count(len(audio), rate, hop_samples, frame_rate) if n_frames is None else int(n_frames)
-    if n_frames < 0: raise AutovoiceError(f"n_frames: expected >= 0, got {n_frames}")
+    audio, rate, frame_rate, n_frames = check_f0_request(audio, sample_rate_hz, hop_samples, frame_rate_sample_rate_hz, n_frames, f0_min_hz, f0_max_hz)
     grid_s = frame_times_s(n_frames, hop_samples, frame_rate)
     f0_hz, voiced = np.zeros(n_frames, np.float32), np.zeros(n_frames, bool)
     duration_s = len(audio) / rate
-    if duration_s <= 3.0 / f0_min_hz:
+    if duration_s <= PERIODS_PER_WINDOW / f0_min_hz:
         logger.debug("estimate_f0: %.1f ms of audio is shorter than the %.1f ms pitch window: all %d frames unvoiced",
-                     1e3 * duration_s, 3e3 / f0_min_hz, n_frames)
+                     1e3 * duration_s, 1e3 * PERIODS_PER_WINDOW / f0_min_hz, n_frames)
         return f0_hz, voiced
     pitch = parselmouth.Sound(audio.astype(np.float64), sampling_frequency=rate).to_pitch_ac(
-        time_step=hop_samples / frame_rate, pitch_floor=f0_min_hz, pitch_ceiling=f0_max_hz, voicing_threshold=voicing_threshold)
+        time_step=hop_samples / frame_rate, pitch_floor=f0_min_hz, pitch_ceiling=f0_max_hz, voicing_threshold=voicing_threshold, **PRAAT_AC)
     track = pitch.selected_array["frequency"]                       # Hz, 0 where Praat says unvoiced
     position = np.clip((grid_s - pitch.x1) / pitch.dx, 0, len(track) - 1)  # fractional Praat frame of each grid time
     nearest, below = np.rint(position).astype(int), np.floor(position).astype(int)
