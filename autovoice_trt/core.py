@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #45dbd080
 from __future__ import annotations
-import contextlib, hashlib, importlib, importlib.util, json, logging, os, secrets, tempfile
+import collections, contextlib, hashlib, importlib, importlib.util, json, logging, os, secrets, tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
@@ -17,7 +17,8 @@ logger = logging.getLogger("autovoice_trt")
 __all__ = ['logger', 'trt', 'trt_rtx', 'trt_lean', 'HAS_TRT', 'HAS_TRT_RTX', 'HAS_TRT_LEAN', 'HAS_ORT', 'HAS_CUDA',
            'PARTIAL_MARK', 'DTYPE_NAMES', 'import_flavour', 'AutovoiceError', 'check_output_dir', 'check_output_file',
            'remove_orphaned_partials', 'atomic_path', 'write_bytes_atomic', 'write_json_atomic', 'sha256_file',
-           'sha256_json', 'progress_bar', 'captured_log', 'dtype_name', 'TensorSpec', 'check_feed', 'fill_normal_']
+           'sha256_json', 'progress_bar', 'captured_log', 'dtype_name', 'TensorSpec', 'check_feed', 'fill_normal_',
+           'GraphedCall']
 
 # %% ../nbs/00_core.ipynb #b2ea7eec
 def import_flavour(module_name:str, # e.g. "tensorrt", "tensorrt_rtx", "tensorrt_lean"
@@ -272,3 +273,29 @@ def fill_normal_(param:torch.Tensor, # the parameter to overwrite in place
     draw = torch.randn(param.shape, generator=generator, dtype=torch.float32) * std + mean
     with torch.no_grad(): param.copy_(draw.to(param.device, param.dtype))
     return param
+
+# %% ../nbs/00_core.ipynb #gr4phc01
+class GraphedCall:
+    "`fn` of CUDA tensors, captured into a CUDA graph per input shapes and dtypes and replayed (its outputs: overwritten by the next call)."
+    def __init__(self, fn, # tensors -> a tensor or a tuple of tensors, no host synchronisation inside
+                 keep:int|None=None, # the most graphs held (least recently used dropped); None: one per shape seen
+                ):
+        self.fn, self.keep, self.graphs = fn, keep, collections.OrderedDict()
+
+    def __call__(self, *inputs:torch.Tensor):
+        key = tuple((tuple(t.shape), t.dtype) for t in inputs)
+        if key not in self.graphs:
+            static_inputs = [t.clone() for t in inputs]
+            side = torch.cuda.Stream(); side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side):
+                for _ in range(2): self.fn(*static_inputs)  # warm-up outside the capture (allocations, autotuning)
+            torch.cuda.current_stream().wait_stream(side)
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph): static_outputs = self.fn(*static_inputs)
+            self.graphs[key] = (graph, static_inputs, static_outputs)
+            if self.keep is not None and len(self.graphs) > self.keep: self.graphs.popitem(last=False)
+        self.graphs.move_to_end(key)
+        graph, static_inputs, static_outputs = self.graphs[key]
+        for dst, src in zip(static_inputs, inputs): dst.copy_(src)
+        graph.replay()
+        return static_outputs

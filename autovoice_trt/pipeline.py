@@ -77,6 +77,13 @@ def check_source(audio, # source audio, mono or multichannel, any rate
 # %% ../nbs/25_pipeline.ipynb #9c4d2a17
 NOISE_BLOCK_FRAMES = 64  # frames drawn per generator: a window of any length draws at most two blocks more than it needs
 
+@functools.lru_cache(maxsize=512)  # 25 MB of 192-channel blocks: 6 minutes of frames
+def _noise_block(seed:int, block:int, channels:int)->np.ndarray: # float32 [NOISE_BLOCK_FRAMES, channels], read-only
+    "One block's unit normal noise. Kept: seeding a generator costs three times the draw, and every source converted with a seed draws its blocks again."
+    noise = np.random.default_rng([seed, block]).standard_normal((NOISE_BLOCK_FRAMES, channels), dtype=np.float32)
+    noise.flags.writeable = False
+    return noise
+
 def prior_noise(seed:int, # the prior noise seed (`SEED_RANGE`)
                 start:int, stop:int, # frames [start, stop) of the utterance or stream
                 channels:int, # latent channels
@@ -85,15 +92,20 @@ def prior_noise(seed:int, # the prior noise seed (`SEED_RANGE`)
     "`temperature * N(0, 1)` for frames [start, stop), each frame's values fixed by (seed, frame) alone."
     if not 0 <= start <= stop: raise AutovoiceError(f"prior_noise: expected 0 <= start <= stop, got {start}, {stop}")
     first, last = start // NOISE_BLOCK_FRAMES, -(-stop // NOISE_BLOCK_FRAMES)
-    blocks = [np.random.default_rng([seed, b]).standard_normal((NOISE_BLOCK_FRAMES, channels), dtype=np.float32) for b in range(first, last)]
+    blocks = [_noise_block(seed, b, channels) for b in range(first, last)]
     frames = np.concatenate(blocks or [np.zeros((0, channels), np.float32)])[start - first * NOISE_BLOCK_FRAMES:][: stop - start]
     return temperature * torch.from_numpy(np.ascontiguousarray(frames.T))[None]
 
 # %% ../nbs/25_pipeline.ipynb #26a14321
+def _pitch_estimator(conversion:ConversionConfig, device)->str: # praat | torch
+    "The estimator that runs: the config's, with auto meaning the torch port where the runners are on a GPU."
+    if conversion.pitch_estimator != "auto": return conversion.pitch_estimator
+    return "torch" if device is not None and torch.device(device).type == "cuda" else "praat"
+
 def _f0_track(audio_out:np.ndarray, n_frames:int, model:ModelConfig, conversion:ConversionConfig, source_f0,
-              device=None, # the runners' device: where `torch` (and `auto` on a GPU) tracks f0
-             )->tuple[np.ndarray, np.ndarray]:
-    "f0 and voiced mask on the frame grid: the caller's f0, or the config's estimator's (auto: the torch port on a GPU, Praat elsewhere)."
+              device=None, # the runners' device: where the torch port tracks f0
+             )->tuple[Any, Any]: # numpy arrays, or the port's tensors on `device` (copy them to the host when wanted)
+    "f0 and voiced mask on the frame grid: the caller's f0, or the config's estimator's (`_pitch_estimator`)."
     if source_f0 is not None:
         f0_hz = np.asarray(source_f0, np.float32).reshape(-1)
         if len(f0_hz) != n_frames:
@@ -101,15 +113,12 @@ def _f0_track(audio_out:np.ndarray, n_frames:int, model:ModelConfig, conversion:
         return f0_hz, np.isfinite(f0_hz) & (f0_hz > 0)
     options = {"hop_samples": model.hop_samples, "frame_rate_sample_rate_hz": model.output_sample_rate_hz, "n_frames": n_frames,
                "f0_min_hz": model.f0_min_hz, "f0_max_hz": model.f0_max_hz, "voicing_threshold": conversion.voicing_threshold}
-    device = torch.device(device or "cpu")
-    if conversion.pitch_estimator == "praat" or (conversion.pitch_estimator == "auto" and device.type != "cuda"):
-        return estimate_f0(audio_out, model.output_sample_rate_hz, **options)
-    f0_hz, voiced = estimate_f0_torch(audio_out, model.output_sample_rate_hz, **options, device=device)
-    return f0_hz.cpu().numpy(), voiced.cpu().numpy()
+    if _pitch_estimator(conversion, device) == "praat": return estimate_f0(audio_out, model.output_sample_rate_hz, **options)
+    return estimate_f0_torch(audio_out, model.output_sample_rate_hz, **options, device=device or "cpu")
 
 @functools.cache
 def _resampler()->ThreadPoolExecutor:
-    "One thread, made on first use and kept: soxr releases the GIL, so it resamples beside the pitch tracker."
+    "One thread, made on first use and kept: soxr and Praat release the GIL, so it resamples beside Praat."
     return ThreadPoolExecutor(1, thread_name_prefix="autovoice-resample")
 
 def prepare_inputs(audio, # source audio, mono or stereo, any rate
@@ -131,16 +140,19 @@ def prepare_inputs(audio, # source audio, mono or stereo, any rate
     speaker = check_speaker_embedding(speaker, model.speaker_dim)
     timing = timing if timing is not None else {}
     t0 = time.perf_counter()
-    content = _resampler().submit(resample, source, rate, model.content_sample_rate_hz)  # the content encoder's 16 kHz, while f0 is tracked
+    beside_praat = source_f0 is None and _pitch_estimator(conversion, device) == "praat"
+    content = _resampler().submit(resample, source, rate, model.content_sample_rate_hz) if beside_praat else None
     audio_out = resample(source, rate, model.output_sample_rate_hz)
     t1 = time.perf_counter()
     n_frames = math.ceil(len(audio_out) / model.hop_samples)
-    f0_hz, voiced = _f0_track(audio_out, n_frames, model, conversion, source_f0, device)
-    f0_hz = np.where(voiced, f0_hz * 2.0 ** (pitch_shift / 12.0), 0.0).astype(np.float32)
+    f0_hz, voiced = _f0_track(audio_out, n_frames, model, conversion, source_f0, device)  # the port's: still running on the GPU
     t2 = time.perf_counter()
-    audio_16k = content.result()
-    timing["f0"] = timing.get("f0", 0.0) + t2 - t1
-    timing["resample"] = timing.get("resample", 0.0) + (t1 - t0) + time.perf_counter() - t2  # what resampling adds beyond f0's time
+    audio_16k = content.result() if content is not None else resample(source, rate, model.content_sample_rate_hz)  # meanwhile, on the host
+    t3 = time.perf_counter()
+    f0_hz, voiced = (t.cpu().numpy() if isinstance(t, torch.Tensor) else t for t in (f0_hz, voiced))
+    f0_hz = np.where(voiced, f0_hz * 2.0 ** (pitch_shift / 12.0), 0.0).astype(np.float32)
+    timing["f0"] = timing.get("f0", 0.0) + (t2 - t1) + time.perf_counter() - t3
+    timing["resample"] = timing.get("resample", 0.0) + (t1 - t0) + (t3 - t2)  # beside Praat: what resampling adds beyond f0's time
     temperature = conversion.temperature if temperature is None else temperature
     seed = conversion.seed if seed is None else seed
     noise = prior_noise(seed, first_frame, first_frame + n_frames, model.latent_channels, temperature)

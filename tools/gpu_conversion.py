@@ -2,7 +2,9 @@
 variant at 5 s and 30 s: the warm p50 of the whole call (host stages included), the chain alone on the same runners
 (`evaluation.suite.time_chain`, the benchmark's number), the first call in the process, and a fresh process's first
 conversion (imports, model, runners, first call: what a CLI user waits), with Inductor's on-disk cache as a previous
-process left it and with an empty one.
+process left it and with an empty one. The global matmul precision is left at PyTorch's default, as the CLI leaves it
+(a parent that changed it would miss the children's Inductor cache entries). On a machine whose site-packages hold no
+bytecode (the lent H200 image), set PYTHONPYCACHEPREFIX so a fresh process imports as an installed environment does.
 
 Run from the repo root on a GPU machine:  python tools/gpu_conversion.py --out $OUT/h200_conversion.json
 nbs/50_converter.ipynb shows the committed result (nbs/data/h200_conversion.json).
@@ -19,10 +21,11 @@ from autovoice_trt.evaluation.benchmark import benchmark_feeds, environment_stam
 from autovoice_trt.evaluation.suite import time_chain
 
 PRECISION = {"eager fp32": "fp32", "cuda graphs fp16": "fp16", "channels-last fp16": "fp16", "fast fp16": "fp16", "aot fp16": "fp16"}
+DEFAULT_VARIANTS = ["eager fp32", "cuda graphs fp16", "channels-last fp16", "fast fp16"]  # "aot fp16": AOTInductor packages did not load on the lent H200 image
 
 parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 parser.add_argument("--out", help="JSON file to write (the parent run)")
-parser.add_argument("--variants", nargs="+", default=list(PRECISION), choices=list(PRECISION))
+parser.add_argument("--variants", nargs="+", default=DEFAULT_VARIANTS, choices=list(PRECISION))
 parser.add_argument("--seconds", nargs="+", type=float, default=[5.0, 30.0])
 parser.add_argument("--iterations", type=int, default=20)
 parser.add_argument("--child", nargs=2, metavar=("VARIANT", "SECONDS"), help="internal: one fresh-process first conversion, printed as JSON")
@@ -49,9 +52,9 @@ if args.child:
                       "model_and_first_conversion_s": round(time.perf_counter() - t0, 2), "samples": len(out)}))
     sys.exit(0)
 
-torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
 svc = SingingVoiceConverter()
-result = {**environment_stamp("cuda"), "weights": svc.weights, "iterations": args.iterations, "rows": []}
+result = {**environment_stamp("cuda"), "weights": svc.weights, "iterations": args.iterations, "pitch_estimator": svc.config.conversion.pitch_estimator,
+          "python_bytecode_cache": os.environ.get("PYTHONPYCACHEPREFIX"), "rows": []}
 def save(): Path(args.out).write_text(json.dumps(result, indent=1) + "\n") if args.out else None
 
 def fresh(variant, seconds, cache_dir=None):

@@ -12,11 +12,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..core import GraphedCall
 from .io import frame_times_s
 from .pitch import PERIODS_PER_WINDOW, PRAAT_AC, check_f0_request
 
 # %% auto #0
-__all__ = ['LAG_STEPS', 'estimate_f0_torch']
+__all__ = ['LAG_STEPS', 'FRAME_BLOCK', 'estimate_f0_torch']
 
 # %% ../../nbs/07a_pitch_torch.ipynb #4606e8d8
 LAG_STEPS = 8  # fine lag grid: autocorrelation values per sample of lag
@@ -105,16 +106,22 @@ def _best_path(score:torch.Tensor, # [N, S] float64: each frame's score of each 
     return (forward + backward).argmax(1)
 
 # %% ../../nbs/07a_pitch_torch.ipynb #ba487419
-def _track(x:torch.Tensor, # [samples] float32 on the device, its mean removed
-           rate:int, # its rate
+FRAME_BLOCK = 4096  # frames whose autocorrelations are held at once (72 MB at 22.05 kHz)
+
+def _track(x:torch.Tensor, # [samples] float32 on the device
            centres:torch.Tensor, # [N] int64 sample index of each frame's centre
+           rate:int, # the audio's rate
            per_10ms:float, # 10 ms over the time step between frames (Praat scales its path costs by it)
            f0_min_hz:float, f0_max_hz:float, voicing_threshold:float,
           )->tuple[torch.Tensor, torch.Tensor]: # (f0 Hz float32 [N], 0 where unvoiced; voiced bool [N])
-    "Praat's tracker on frames centred at `centres`: candidates per frame, then the best path through them."
+    "Praat's tracker on frames centred at `centres`: candidates per frame (in blocks of frames), then the best path through them."
     lags = _lags(rate, float(f0_min_hz), x.device)
-    r, local_peak = _autocorrelation(x, centres, lags)
-    hz, strength, valid = _candidates(r, local_peak, rate, f0_min_hz, voicing_threshold, lags)
+    x = x - x.mean()
+    blocks = []
+    for block in centres.split(FRAME_BLOCK):  # bounds the autocorrelation's memory on long sources
+        r, peak = _autocorrelation(x, block, lags)
+        blocks.append((*_candidates(r, peak, rate, f0_min_hz, voicing_threshold, lags), peak))
+    hz, strength, valid, local_peak = (torch.cat(parts) for parts in zip(*blocks))
     ceiling = min(f0_max_hz, rate / 2)
     intensity = (local_peak / x.abs().max().clamp_min(1e-30)).clamp(max=1).double()
     quiet = voicing_threshold + (2 - intensity / (PRAAT_AC["silence_threshold"] / (1 + voicing_threshold))).clamp(min=0)
@@ -130,6 +137,12 @@ def _track(x:torch.Tensor, # [samples] float32 on the device, its mean removed
     state = _best_path(score, move)[:, None]
     voiced = ~unvoiced.gather(1, state)[:, 0]
     return torch.where(voiced, hz.gather(1, state)[:, 0], 0.0).float(), voiced
+
+@functools.lru_cache(maxsize=4)
+def _graphed_track(rate:int, per_10ms:float, f0_min_hz:float, f0_max_hz:float, voicing_threshold:float, device:torch.device):
+    "`_track` with these settings: on a GPU replayed from a CUDA graph per audio length (`GraphedCall`, the last 4 lengths kept), eager elsewhere."
+    track = functools.partial(_track, rate=rate, per_10ms=per_10ms, f0_min_hz=f0_min_hz, f0_max_hz=f0_max_hz, voicing_threshold=voicing_threshold)
+    return GraphedCall(track, keep=4) if device.type == "cuda" else track
 
 @torch.no_grad()
 def estimate_f0_torch(audio, # [samples] (or multichannel, averaged) numpy or torch, any rate
@@ -151,5 +164,6 @@ def estimate_f0_torch(audio, # [samples] (or multichannel, averaged) numpy or to
     if inside == 0 or len(audio) / rate <= PERIODS_PER_WINDOW / f0_min_hz: return f0, voiced
     x = torch.from_numpy(audio).to(device, non_blocking=True)
     centres = torch.from_numpy(np.rint(times[:inside] * rate).astype(np.int64)).to(device)
-    f0[:inside], voiced[:inside] = _track(x - x.mean(), rate, centres, 0.01 * frame_rate / hop_samples, f0_min_hz, f0_max_hz, voicing_threshold)
+    track = _graphed_track(rate, 0.01 * frame_rate / hop_samples, float(f0_min_hz), float(f0_max_hz), float(voicing_threshold), device)
+    f0[:inside], voiced[:inside] = track(x, centres)
     return f0, voiced

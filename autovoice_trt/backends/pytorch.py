@@ -10,7 +10,7 @@ from typing import Any, Mapping, Sequence
 import torch
 from fastcore.basics import patch
 
-from ..core import AutovoiceError
+from ..core import AutovoiceError, GraphedCall
 from ..config import COMPONENTS, ComponentContract
 from .base import Runner
 
@@ -37,7 +37,7 @@ class TorchRunner(Runner):
             raise AutovoiceError(f"TorchRunner: cuda_graphs needs a CUDA device, got {self.device}")
         self.cuda_graphs, self.compiled, self.module = cuda_graphs, compile, module.eval()
         self._forward:Any = None
-        self._graphs:dict[tuple, tuple] = {}
+        self._graphed:GraphedCall|None = None  # made on the first replay
 
     def _activate(self):
         self.module = self.module.to(self.device)
@@ -45,7 +45,7 @@ class TorchRunner(Runner):
         self._forward = torch.compile(self.module) if self.compiled else self.module
 
     def _deactivate(self):
-        self._forward, self._graphs = None, {}
+        self._forward, self._graphed = None, None
         self.module = self.module.float().cpu() if self.precision == "fp16" else self.module.cpu()
         if self.device.type == "cuda": torch.cuda.empty_cache()
 
@@ -58,21 +58,9 @@ def _to_device(self:TorchRunner, value)->torch.Tensor:
 
 @patch
 def _replay(self:TorchRunner, inputs:list[torch.Tensor])->tuple:
-    "Capture a CUDA graph per input shapes (after two warm-up calls on a side stream), then replay it."
-    key = tuple((tuple(t.shape), t.dtype) for t in inputs)
-    if key not in self._graphs:
-        static_inputs = [t.clone() for t in inputs]
-        side = torch.cuda.Stream(); side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(side):
-            for _ in range(2): self._forward(*static_inputs)  # warm-up outside the capture (allocations, autotuning)
-        torch.cuda.current_stream().wait_stream(side)
-        graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph): static_outputs = self._forward(*static_inputs)
-        self._graphs[key] = (graph, static_inputs, static_outputs)
-    graph, static_inputs, static_outputs = self._graphs[key]
-    for dst, src in zip(static_inputs, inputs): dst.copy_(src)
-    graph.replay()
-    return static_outputs
+    "Replay the module from a CUDA graph per input shapes (`core.GraphedCall`)."
+    if self._graphed is None: self._graphed = GraphedCall(self._forward)
+    return self._graphed(*inputs)
 
 @patch
 @torch.inference_mode()
