@@ -4,7 +4,7 @@
 
 # %% ../nbs/88_explorer.ipynb #9a3608d6
 from __future__ import annotations
-import html, io, tempfile, time
+import base64, html, io, tempfile, time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -32,7 +32,7 @@ from .demo import mel_figure
 # %% auto #0
 __all__ = ['EXPLORER_BACKENDS', 'METRIC_COLUMNS', 'QUALITY_COLUMNS', 'available_choices', 'load_upload', 'synthetic_speaker',
            'explorer_runners', 'analyse_conversion', 'ExplorerResult', 'explore', 'result_figure', 'result_tables',
-           'result_summary', 'wav_bytes', 'Explorer']
+           'result_summary', 'wav_bytes', 'audio_player', 'Explorer']
 
 # %% ../nbs/88_explorer.ipynb #e83dd2be
 EXPLORER_BACKENDS = RUNNER_BACKENDS  # what `autovoice-trt convert --backend` takes (`runtime`'s names)
@@ -204,6 +204,14 @@ def wav_bytes(audio:np.ndarray, # float audio, [samples] or [samples, channels]
     with tempfile.TemporaryDirectory(prefix="autovoice_wav_") as folder:
         return write_audio(Path(folder)/"audio.wav", audio, sample_rate_hz).read_bytes()
 
+# %% ../nbs/88_explorer.ipynb #7b3d9e40
+_PAUSE_OTHERS = "for (const other of (this.closest('.explorer') || document).querySelectorAll('audio')) if (other !== this) other.pause()"
+
+def audio_player(data:bytes, # a WAV file's bytes (`wav_bytes`)
+                )->str: # an HTML audio element
+    "A player of `data` that pauses the explorer's other players when it starts; it neither loops nor plays by itself."
+    return f'<audio controls preload="auto" src="data:audio/wav;base64,{base64.b64encode(data).decode()}" onplay="{html.escape(_PAUSE_OTHERS)}"></audio>'
+
 # %% ../nbs/88_explorer.ipynb #4a728f78
 class Explorer:
     "Widgets to pick a source, a target voice, a backend, a precision and a shift; Convert shows the audio, plots and numbers."
@@ -228,7 +236,7 @@ class Explorer:
         self.pitch_shift = w.IntSlider(value=0, min=PITCH_SHIFT_RANGE[0], max=PITCH_SHIFT_RANGE[1], description="semitones")
         self.button = w.Button(description="Convert", button_style="primary").add_class("explorer-convert")
         self.status, self.not_here = w.HTML().add_class("explorer-status"), w.HTML(self._not_here())
-        self.source_audio, self.output_audio = (w.Audio(format="wav", autoplay=False, loop=False) for _ in range(2))
+        self.source_audio, self.output_audio = w.HTML(), w.HTML()  # players (`audio_player`), empty until a conversion
         self.figure, self.tables = w.Image(format="png", layout=w.Layout(align_self="flex-start", max_width="100%")), w.Output()
         self.synthetic, self.results = w.HBox([self.voice, self.seconds, self.seed]), w.VBox()  # results: empty until a conversion
         self._wire()
@@ -337,9 +345,9 @@ def convert(self:Explorer, button=None):
 
 @patch
 def clear(self:Explorer):
-    "Take the players, the figure and the tables off the page, then empty them (an empty player or image would show as broken)."
+    "Take the players, the figure and the tables off the page, then empty them (an empty image would show as broken)."
     self.results.children = ()
-    self.source_audio.value = self.output_audio.value = self.figure.value = b""
+    self.source_audio.value, self.output_audio.value, self.figure.value = "", "", b""
     self.tables.outputs = ()
 
 # %% ../nbs/88_explorer.ipynb #7603fd34
@@ -348,8 +356,8 @@ def show_result(self:Explorer, result:ExplorerResult):
     "Fill the audio, the figure, the tables and the status line, then put them on the page."
     import matplotlib.pyplot as plt
     from ipywidgets import HBox, Label, VBox
-    self.source_audio.value = wav_bytes(result.source, result.source_rate_hz)
-    self.output_audio.value = wav_bytes(result.output, result.output_rate_hz)
+    self.source_audio.value = audio_player(wav_bytes(result.source, result.source_rate_hz))
+    self.output_audio.value = audio_player(wav_bytes(result.output, result.output_rate_hz))
     fig, png = result_figure(result), io.BytesIO()
     fig.savefig(png, format="png", dpi=100, bbox_inches="tight"); plt.close(fig)
     self.figure.value = png.getvalue()

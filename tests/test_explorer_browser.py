@@ -1,8 +1,9 @@
 """The explorer as a user meets it (issue 28): JupyterLab started here on loopback with a token, a copy of
 nbs/88_explorer.ipynb opened in Chromium (Debian's, driven by Playwright as tools/check_site.py drives it), Run > Run All
 Cells, Convert with the defaults, a WAV uploaded and converted with ONNX Runtime fp32, then a file that is not audio.
-Checks what the user sees: the status lines, both players' sources, the figure, and no page errors on the way. The
-server is stopped by its process group in a `finally`, whatever happened.
+Checks what the user sees: what opening the notebook changes (only the kernel metadata JupyterLab writes), the status
+lines, both players (loaded without a media error; starting one pauses the other), the figure, and no page errors, console
+errors or failed responses on the way. The server is stopped by its process group in a `finally`, whatever happened.
 
 Set AUTOVOICE_EXPLORER_SCREENSHOT=path.png to keep a screenshot of the finished upload conversion (nbs/images/explorer.png
 was taken that way)."""
@@ -10,6 +11,8 @@ import ctypes, importlib.util, json, os, secrets, shutil, signal, subprocess, sy
 from pathlib import Path
 
 import pytest
+from ipykernel.ipkernel import IPythonKernel
+from jupyter_client.kernelspec import KernelSpecManager
 
 from autovoice_trt.audio.io import resample, write_audio
 from autovoice_trt.audio.synth import synth_singing
@@ -24,7 +27,8 @@ ERROR = "error:"  # what the explorer's status line starts with when a conversio
 PRECISION = ".explorer .widget-dropdown:has(.widget-label:text-is('precision')) select"
 SINGER = ".explorer .widget-label:text-is('singer')"
 PLAYERS_JS = """() => [...document.querySelectorAll('.explorer audio')].map(a => ({
-  src: a.currentSrc || a.src, loop: a.loop, autoplay: a.autoplay, ready: a.readyState, seconds: a.duration}))"""
+  src: (a.currentSrc || a.src).slice(0, 40), loop: a.loop, autoplay: a.autoplay, ready: a.readyState, seconds: a.duration,
+  error: a.error && a.error.message, paused: a.paused, ended: a.ended, at: a.currentTime}))"""
 KERNEL_READY_JS = """() => { const name = [...document.querySelectorAll('.jp-Toolbar-kernelName')].find(e => e.offsetParent),
   state = [...document.querySelectorAll('.jp-Notebook-ExecutionIndicator')].find(e => e.offsetParent);
   return name && name.innerText.startsWith('Python') && state && state.dataset.status === 'idle'; }"""
@@ -104,12 +108,25 @@ def upload(page, name:str, content:bytes):
 
 
 def players(page, seconds:tuple[float, float]):
-    "Both players hold a WAV of the expected lengths (source, output), loaded by the browser; neither loops nor plays by itself."
-    page.wait_for_function("() => { const a = [...document.querySelectorAll('.explorer audio')]; return a.length == 2 && a.every(x => x.readyState >= 1); }",
+    "Both players hold a WAV of the expected lengths (source, output), loaded by the browser without a media error; neither loops nor plays by itself."
+    page.wait_for_function("() => { const a = [...document.querySelectorAll('.explorer audio')]; return a.length == 2 && a.every(x => x.readyState >= 1 || x.error); }",
                            timeout=20000)
     found = page.evaluate(PLAYERS_JS)
-    assert [(p["src"][:5], p["loop"], p["autoplay"]) for p in found] == [("blob:", False, False)] * 2, found
+    assert [(p["src"][:15], p["error"], p["loop"], p["autoplay"], p["paused"]) for p in found] == [("data:audio/wav;", None, False, False, True)] * 2, found
     assert all(abs(p["seconds"] - s) < 0.05 for p, s in zip(found, seconds)), (found, seconds)
+
+
+def one_at_a_time(page):
+    "Start the source's player with its play button, then the output's: the source's pauses before its end (the 'play' event comes a task after the click). Then pause the output's."
+    from playwright.sync_api import TimeoutError as Timeout
+    audio = page.locator(".explorer audio")
+    for k in (0, 1):
+        box = audio.nth(k).bounding_box()
+        audio.nth(k).click(position={"x": 26, "y": box["height"] / 2})  # the play button, left in Chromium's control bar
+        page.wait_for_function("k => !document.querySelectorAll('.explorer audio')[k].paused", arg=k, timeout=5000)  # it started
+    try: page.wait_for_function("() => { const [a, b] = document.querySelectorAll('.explorer audio'); return a.paused && !a.ended && !b.paused; }", timeout=5000)
+    except Timeout: raise AssertionError(f"both players play at once: {page.evaluate(PLAYERS_JS)}") from None
+    audio.nth(1).evaluate("a => a.pause()")
 
 
 def figure(page):
@@ -140,14 +157,17 @@ def test_explorer_in_jupyterlab(tmp_path):
             page.goto(url.format(NOTEBOOK.name), wait_until="load")
             page.wait_for_function(KERNEL_READY_JS, timeout=90000)  # the kernel started and answered
             assert "Error displaying widget" not in page.evaluate(OUTPUTS_JS), "a saved widget output points at a model that is gone"
-            # Opening marks the notebook changed: JupyterLab writes the kernel's display name and language_info back into the
-            # metadata that nbdev_clean normalises (display_name = name) and drops. Nothing else may change: saved now, the
-            # copy's cells are the committed ones.
+            # Opening marks the notebook changed, and only by what JupyterLab writes when the kernel starts: the kernel's
+            # display name and its language_info (with this Python's exact version), which nbdev_clean keeps out of the
+            # committed notebooks (display_name = name, no language_info) because both differ from machine to machine.
+            # Saved now, the copy is the committed notebook with exactly those two writes.
             page.locator(".jp-Notebook:visible").first.click(); page.keyboard.press("Control+s")
             page.wait_for_selector(f".lm-TabBar-tab:has-text('{NOTEBOOK.name}'):not(.jp-mod-dirty)", timeout=10000)
             saved, committed = (json.loads(path.read_text()) for path in (folder/NOTEBOOK.name, NOTEBOOK))
             assert saved["cells"] == committed["cells"], [c["id"] for c, d in zip(saved["cells"], committed["cells"]) if c != d]
-            assert {k for k in saved["metadata"] if saved["metadata"][k] != committed["metadata"].get(k)} <= {"kernelspec", "language_info"}, saved["metadata"]
+            kernel = KernelSpecManager().get_kernel_spec(committed["metadata"]["kernelspec"]["name"])
+            assert saved["metadata"] == {**committed["metadata"], "kernelspec": {**committed["metadata"]["kernelspec"], "display_name": kernel.display_name},
+                                         "language_info": IPythonKernel.language_info}, (saved["metadata"], committed["metadata"])
 
             page.click(".lm-MenuBar-itemLabel:text-is('Run')")
             page.click(".lm-Menu-item:has(.lm-Menu-itemLabel:text-is('Run All Cells'))")
@@ -180,6 +200,8 @@ def test_explorer_in_jupyterlab(tmp_path):
             shown = page.inner_text(".explorer")
             assert "source: my tenor.wav" in shown and "log_mel" in shown and "Does it sing?" in shown, shown  # the labels and the tables
             if os.environ.get("AUTOVOICE_EXPLORER_SCREENSHOT"): page.locator(".explorer").screenshot(path=os.environ["AUTOVOICE_EXPLORER_SCREENSHOT"])
+            one_at_a_time(page)
+            assert problems == [], problems
 
             upload(page, "notes.wav", b"these are not samples")
             line = convert(page)
