@@ -14,7 +14,8 @@ from autovoice_trt.config import load_config
 from autovoice_trt.core import write_json_atomic
 from autovoice_trt.converter import SingingVoiceConverter
 from autovoice_trt.training_int8 import QAT_WEIGHTS_NAME, qat_vocoder, save_qat_vocoder
-from autovoice_trt.training import DataRecipe, _stamp, heldout_set, training_set
+from autovoice_trt.training import DataRecipe, heldout_set, training_set
+from autovoice_trt.evaluation.benchmark import environment_stamp
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -32,7 +33,7 @@ def main():
     data_s = time.perf_counter() - t0
     vocoder, ranges, report = qat_vocoder(svc, train, held, a.steps, a.device, a.batch, lr=a.lr, log_every=a.log_every, max_seconds=a.max_seconds)
     path = save_qat_vocoder(out/QAT_WEIGHTS_NAME, svc, vocoder, ranges, report | {"recipe": vars(recipe)})
-    write_json_atomic(out/"h200_int8_qat.json", {"what": "int8 QAT of the vocoder (issue 26): tools/int8_qat.py", "stamp": _stamp(a.device),
+    write_json_atomic(out/"h200_int8_qat.json", {"what": "int8 QAT of the vocoder (issue 26): tools/int8_qat.py", "stamp": environment_stamp(a.device),
                                                  "args": vars(a), "recipe": vars(recipe), "data_seconds": round(data_s, 1),
                                                  "seconds_total": round(time.perf_counter() - t0, 1), "weights_file": path.name} | report)
     print({k: report[k] for k in ("steps", "heldout_before", "heldout_after")}, flush=True)
