@@ -22,9 +22,11 @@ from .converter import SingingVoiceConverter
 from .evaluation.compare import log_mel_snr_db, markdown_table
 from .runtime import Workspace, make_runners, runner_spec
 from .evaluation.suite import BenchmarkSettings, run_benchmark
+from .evaluation.accuracy import CONVERSION_GATE, CONVERSION_GATE_SEED, conversion_gate_rows, conversion_gate_summary, heldout_conversion_sources
 
 # %% auto #0
-__all__ = ['CONVERSIONS', 'WEIGHTS_NOTE', 'mel_figure', 'convert_every_way', 'run_demo', 'demo_report_markdown']
+__all__ = ['CONVERSIONS', 'WEIGHTS_NOTE', 'mel_figure', 'convert_every_way', 'int8_conversion_gate', 'run_demo',
+           'demo_report_markdown']
 
 # %% ../nbs/80_demo.ipynb #852dc04e
 def mel_figure(mels:dict[str, np.ndarray], # title -> log-mel [80, N]
@@ -68,6 +70,23 @@ def convert_every_way(svc:SingingVoiceConverter, audio:np.ndarray, sample_rate:i
                      "log_mel_snr_db_vs_torch_fp32": None if converted is reference else round(log_mel_snr_db(reference, converted, frontend), 2)})
     return rows
 
+# %% ../nbs/80_demo.ipynb #b26d0001
+def int8_conversion_gate(svc:SingingVoiceConverter, workspace:Workspace, # the demo's graphs
+                         seconds:float=1.5, # each held-out source's length
+                        )->dict: # {"rows": per variant and source, "summary": per variant, the worst clip against CONVERSION_GATE}
+    "int8 against fp32, the whole conversion on ONNX Runtime, on held-out sources of other kinds than calibration (`evaluation.accuracy`'s gate)."
+    rate = svc.config.model.output_sample_rate_hz
+    target = svc.speaker_embedding(synth_singing(3.0, rate, "soprano", CONVERSION_GATE_SEED + 9).audio, rate)
+    specs = {"fp32 ORT": ("onnxruntime", "fp32"), "int8 Q/DQ ORT": ("onnxruntime", "int8"), "int8 weights ORT": ("onnxruntime", "int8", "int8_weights")}
+    runners = {name: make_runners(runner_spec(*spec), svc, workspace) for name, spec in specs.items()}
+    try: rows = conversion_gate_rows(svc, runners, heldout_conversion_sources(rate, seconds), target, rate)
+    finally:
+        for stage_runners in runners.values():
+            for r in stage_runners.values(): r.deactivate()
+    return {"rows": [{k: round(v, 2) if isinstance(v, float) else v for k, v in r.items()} for r in rows],
+            "summary": [{k: round(v, 2) if isinstance(v, float) else v for k, v in r.items()} for r in conversion_gate_summary(rows)]}
+
+
 # %% ../nbs/80_demo.ipynb #bd79c944
 def _engines(svc:SingingVoiceConverter, workspace:Workspace, out:Path)->list[dict]:
     "TensorRT engines of every precision where a TensorRT builder imports (TensorRT-RTX builds on a CPU), or why not."
@@ -96,7 +115,7 @@ def run_demo(output_dir:str|Path, # folder for the WAVs, plots, graphs, engines 
     if out.exists() and not out.is_dir(): raise AutovoiceError(f"output folder {str(out)!r} is a file, expected a folder")
     out.mkdir(parents=True, exist_ok=True)
     started, step_s = time.perf_counter(), {}
-    steps = tqdm(total=6, desc="demo", unit="step", disable=not progress)
+    steps = tqdm(total=7, desc="demo", unit="step", disable=not progress)
     def step(name):
         step_s[name] = round(time.perf_counter() - sum(step_s.values()) - started, 1); steps.set_postfix_str(name); steps.update()
     cfg = load_config(config); m = cfg.model
@@ -110,9 +129,10 @@ def run_demo(output_dir:str|Path, # folder for the WAVs, plots, graphs, engines 
     folder = workspace.graphs(svc, ("fp16", "int8")); step("graphs: export, fp16, int8 calibration")
     engines = _engines(svc, workspace, out); step("TensorRT engines")
     conversions = convert_every_way(svc, source.audio, source.sample_rate_hz, target, workspace, pitch_shift, seed, out); step("conversions")
+    int8_gate = int8_conversion_gate(svc, workspace); step("int8 against fp32 on held-out sources")
     bench = run_benchmark(BenchmarkSettings(str(out/"benchmark"), str(folder.path), samples=1, warmup=1, iterations=3, audio_lengths=(min(seconds, 1.0),),
                                             backends=("torch", "onnxruntime", "tensorrt"), include_accuracy=True), progress=False); step("benchmark")
-    summary = _summary(svc, source, target, conversions, engines, bench, pitch_shift, out)
+    summary = _summary(svc, source, target, conversions, engines, bench, pitch_shift, out, int8_gate)
     steps.close()
     summary["timing_s"] = step_s | {"demo_total": round(time.perf_counter() - started, 1)}
     write_json_atomic(out/"report.json", summary)
@@ -120,7 +140,7 @@ def run_demo(output_dir:str|Path, # folder for the WAVs, plots, graphs, engines 
     return summary
 
 # %% ../nbs/80_demo.ipynb #395a873f
-def _summary(svc, source, target, conversions, engines, bench, pitch_shift, out:Path)->dict:
+def _summary(svc, source, target, conversions, engines, bench, pitch_shift, out:Path, int8_gate:dict)->dict:
     "The report's data (each conversion judged by `evaluation.quality.output_quality`), and the mel plot of the source and every conversion (mel.png)."
     import matplotlib; matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -138,7 +158,7 @@ def _summary(svc, source, target, conversions, engines, bench, pitch_shift, out:
             "source_seconds": round(len(source.audio) / source.sample_rate_hz, 3), "pitch_shift_semitones": pitch_shift,
             "source_median_f0_hz": round(float(np.median(f0_src[voiced_src])), 1) if voiced_src.any() else 0.0,
             "conversions": [{k: v for k, v in c.items() if k != "audio"} | _judged(svc, c["audio"], source, target, pitch_shift) for c in conversions],
-            "quality_gates": QUALITY_GATES, "engines": engines,
+            "quality_gates": QUALITY_GATES, "int8_conversion_gate": int8_gate, "engines": engines,
             "benchmark_end_to_end": [{k: r[k] for k in ("backend", "precision", "seconds", "p50_ms", "real_time_factor", "speedup_vs_torch_fp32")} for r in e2e],
             "accuracy": [{k: a.get(k) for k in ("backend", "precision", "component", "output", "snr_db", "gate", "gate_pass")} for a in bench["accuracy"]],
             "not_run": bench["unavailable"],
@@ -178,6 +198,16 @@ reference's and against the tenor source's.
 ## Conversions (warm call; log-mel SNR against the PyTorch fp32 conversion)
 
 {_rows(summary['conversions'], ['backend', 'precision', 'file', 'warm_seconds', 'real_time_factor', 'log_mel_snr_db_vs_torch_fp32'])}
+
+## int8 against fp32 on held-out sources (the whole conversion, ONNX Runtime; gate: the worst clip at least {CONVERSION_GATE['min_log_mel_snr_db']:g} dB log-mel SNR, f0 within {CONVERSION_GATE['max_f0_cents']:g} cents)
+
+Sources of other kinds than calibration's synthetic singers (`evaluation.accuracy.heldout_conversion_sources`), each
+converted to the demo's target in fp32 and in each int8 variant: the Q/DQ graphs (int8 arithmetic) and the weight-only
+graphs (int8 storage).
+
+{_rows(summary['int8_conversion_gate']['summary'], ['variant', 'worst_clip', 'worst_log_mel_snr_db', 'worst_f0_cents', 'gate', 'gate_pass'])}
+
+{_rows(summary['int8_conversion_gate']['rows'], ['variant', 'clip', 'log_mel_snr_db', 'f0_median_cents', 'voicing_agreement'])}
 
 ## Speed: the whole chain on a short clip (a short benchmark; the conversions above time the whole phrase; benchmark/benchmark.md has the rest)
 

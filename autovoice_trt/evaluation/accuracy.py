@@ -19,8 +19,10 @@ from ..backends.base import Runner
 from ..backends.pytorch import TorchRunner
 
 # %% auto #0
-__all__ = ['HELD_OUT_SEED', 'VARIANTS', 'held_out_loader', 'variant_runners', 'run_pipeline', 'measure_variant', 'accuracy_rows',
-           'measure_precision', 'plot_snr', 'plot_error_histograms', 'plot_mels', 'plot_waveforms']
+__all__ = ['HELD_OUT_SEED', 'VARIANTS', 'CONVERSION_GATE', 'CONVERSION_GATE_SEED', 'held_out_loader', 'variant_runners',
+           'run_pipeline', 'measure_variant', 'accuracy_rows', 'measure_precision', 'plot_snr', 'plot_error_histograms',
+           'plot_mels', 'plot_waveforms', 'heldout_conversion_sources', 'conversion_gate_rows',
+           'conversion_gate_summary']
 
 # %% ../../nbs/60_accuracy.ipynb #0f0b2c0e
 HELD_OUT_SEED = 20_000  # calibration uses the config's seed (0) upward, the fallback search 10 000 upward
@@ -196,3 +198,53 @@ def plot_waveforms(waveforms:Mapping[str, Any], # label -> waveform (first is th
     for label, wave in waveforms.items(): ax.plot(t, np.asarray(wave, np.float32).reshape(-1)[s0:s1], lw=1, label=label)
     ax.set_xlabel("ms"); ax.legend(fontsize=8)
     return fig
+
+# %% ../../nbs/60_accuracy.ipynb #b26a0002
+CONVERSION_GATE = {"min_log_mel_snr_db": 30.0, "max_f0_cents": 20.0}  # issue 26: int8 vs fp32, whole conversion, worst held-out clip
+CONVERSION_GATE_SEED = 930_000  # held-out sources: seeds no calibration, fallback search, training or QAT set uses
+
+def heldout_conversion_sources(sample_rate_hz:int, # the rate of the sources
+                               seconds:float=2.0, # each source's length
+                              )->dict[str, np.ndarray]: # name -> mono float32 audio
+    "Held-out sources of other kinds than the calibration set: unseen seeds, a random timbre, a high soprano, a level 12 dB lower, speech."
+    from autovoice_trt.audio.synth import random_voice, synth_singing
+    from autovoice_trt.audio.speech import SENTENCES, SPEECH_VOICES, synth_speech
+    s, n = CONVERSION_GATE_SEED, round(seconds * sample_rate_hz)
+    sing = lambda voice, seed: synth_singing(seconds, sample_rate_hz, voice, seed).audio
+    return {"bass, unseen seed": sing("bass", s + 1), "random timbre (vowels)": sing(random_voice(np.random.default_rng(s + 2)), s + 2),
+            "soprano, high": sing("soprano", s + 4), "alto, 12 dB lower": sing("alto", s + 3) * np.float32(10 ** (-12 / 20)),
+            "speech (espeak-ng en-us+f3)": np.pad(synth_speech(SENTENCES[3], SPEECH_VOICES[5], sample_rate_hz=sample_rate_hz), (0, n))[:n]}
+
+def conversion_gate_rows(svc, # the converter
+                         runners:Mapping[str, Mapping[str, Runner]], # variant -> runners; the first is the reference (fp32)
+                         sources:Mapping[str, np.ndarray], # `heldout_conversion_sources`
+                         target:np.ndarray, # the [256] speaker embedding every conversion uses
+                         sample_rate_hz:int, seed:int=0, # the sources' rate; the prior noise's seed
+                        )->list[dict[str, Any]]: # per variant and source: log-mel SNR, f0 median cents, voicing agreement against the reference
+    "Convert each source with each variant's runners (`convert`) and compare with the reference variant's conversion."
+    from autovoice_trt.audio.pitch import estimate_f0, f0_accuracy
+    from autovoice_trt.evaluation.compare import log_mel_snr_db
+    from autovoice_trt.models.frontend import output_frontend
+    m = svc.config.model
+    frontend, (reference, *variants) = output_frontend(m).eval(), list(runners)
+    rows = []
+    for clip, audio in sources.items():
+        outputs = {v: svc.convert(audio, sample_rate_hz, target, seed=seed, runners=runners[v]) for v in runners}
+        f0 = {v: estimate_f0(o, m.output_sample_rate_hz, f0_min_hz=m.f0_min_hz, f0_max_hz=m.f0_max_hz) for v, o in outputs.items()}
+        for v in variants:
+            pitch = f0_accuracy(*f0[v], *f0[reference])
+            rows.append({"variant": v, "clip": clip, "log_mel_snr_db": log_mel_snr_db(outputs[reference], outputs[v], frontend),
+                         "f0_median_cents": pitch["median_cents"], "voicing_agreement": pitch["voicing_agreement"]})
+    return rows
+
+def conversion_gate_summary(rows:Sequence[Mapping])->list[dict[str, Any]]: # per variant: the worst clip's numbers and whether `CONVERSION_GATE` holds
+    "The worst clip per variant against `CONVERSION_GATE`."
+    out = []
+    for v in dict.fromkeys(r["variant"] for r in rows):
+        mine = [r for r in rows if r["variant"] == v]
+        worst = min(mine, key=lambda r: r["log_mel_snr_db"])
+        f0 = max(r["f0_median_cents"] for r in mine)
+        out.append({"variant": v, "worst_clip": worst["clip"], "worst_log_mel_snr_db": worst["log_mel_snr_db"], "worst_f0_cents": f0,
+                    "gate": f">= {CONVERSION_GATE['min_log_mel_snr_db']:g} dB, <= {CONVERSION_GATE['max_f0_cents']:g} cents",
+                    "gate_pass": worst["log_mel_snr_db"] >= CONVERSION_GATE["min_log_mel_snr_db"] and f0 <= CONVERSION_GATE["max_f0_cents"]})
+    return out

@@ -19,7 +19,7 @@ from ..export import weights_sha256
 from ..folder import GraphFolder, check_components
 from .data import CalibrationLoader, audio_clips, synthetic_clips
 from .cache import METHODS, QUANT_OPS, CalibrationCache, method_options
-from .quantize import quantize_int8, quantize_weights_int8
+from .quantize import FALLBACK_PRECISION, quantize_int8, quantize_weights_int8
 from .fallback import choose_method, fallback_path, read_fallback, search_fallback, write_fallback
 from ...backends.tensorrt_build import capturing_logger, parse_onnx
 
@@ -84,7 +84,8 @@ def calibrate(onnx_dir:str|Path, # a graph folder written by `export`: the int8 
         fallback_file = fallback_path(output_dir, name)
         reused = all(store.reused[(name, m)] for m in methods)
         record = read_fallback(fallback_file) if reused and fallback and fallback_file.is_file() else None
-        if record is not None and (record["method"] not in methods or record["quantize_outputs"] != placement or record["target_snr_db"] != settings.target_snr_db): record = None
+        if record is not None and (record["method"] not in methods or record["quantize_outputs"] != placement or record["target_snr_db"] != settings.target_snr_db
+                                   or record["fallback_precision"] != FALLBACK_PRECISION): record = None
         method, method_snr, search = methods[0], None, None
         with tempfile.TemporaryDirectory(prefix="autovoice-int8-") as tmp:
             if record is not None: method = record["method"]

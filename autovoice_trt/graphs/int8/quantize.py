@@ -4,21 +4,21 @@
 
 # %% ../../../nbs/37_int8_quantize.ipynb #8c25a23c
 from __future__ import annotations
-import contextlib, logging, tempfile
+import contextlib, copy, logging, tempfile
 from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
 import onnx
 
-from ...core import atomic_path
+from ...core import AutovoiceError, atomic_path
 from ..export import load_graph
 from .cache import QUANT_OPS, _method
 
 ALWAYS_FP32 = {"content_encoder": ("/frontend/Conv", "/frontend/MatMul")}  # the conv-STFT and mel basis: fp32 (SPEC s.1)
 
 # %% auto #0
-__all__ = ['ALWAYS_FP32', 'quantize_int8', 'quantize_weights_int8']
+__all__ = ['ALWAYS_FP32', 'FALLBACK_PRECISION', 'quantize_int8', 'quantize_weights_int8']
 
 # %% ../../../nbs/37_int8_quantize.ipynb #fe93ca3a
 class _PreprocessAdvice(logging.Filter):
@@ -39,18 +39,35 @@ def _ort_cache_file(ranges:Mapping[str, Sequence[float]], method:str, path:Path)
     save_tensors_data(data, path)
     return path
 
+FALLBACK_PRECISION = "fp16"  # what the fallback nodes compute in (issue 26): fp16 halves their bytes at no measured cost; "fp32" keeps them as exported
+
+def _fallback_fp16(path:Path, nodes:Sequence[str]):
+    "Convert the fallback nodes of a Q/DQ graph to fp16 in place (their weights fp16, casts at their edges), every other node as it is; the outputs stay fp32 (the fp16 graphs' repairs)."
+    import warnings
+    from onnxconverter_common import float16
+    from autovoice_trt.graphs.fp16 import _remove_cast_round_trips, _restore_float_outputs
+    original, nodes = onnx.load(str(path)), set(nodes)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # its notes on fp32 constants truncated to fp16's range
+        model = float16.convert_float_to_float16(copy.deepcopy(original), keep_io_types=True, node_block_list=[n.name for n in original.graph.node if n.name not in nodes])
+    _restore_float_outputs(model, original); _remove_cast_round_trips(model)
+    onnx.save(model, str(path))
+
 def quantize_int8(onnx_path:str|Path, # the fp32 graph
                   output_path:str|Path, # the Q/DQ graph (written atomically)
                   ranges:Mapping[str, Sequence[float]], # from `calibrate_ranges` or the cache
                   method:str="entropy", # the method the ranges came from
-                  nodes_to_exclude:Sequence[str]=(), # kept fp32 (fallback; `ALWAYS_FP32` is added)
+                  nodes_to_exclude:Sequence[str]=(), # kept out of int8, in `fallback_precision` (the fallback; `ALWAYS_FP32` is added, and stays fp32)
                   nodes_to_quantize:Sequence[str]|None=None, # quantize only these (None: every `QUANT_OPS` node)
                   component:str|None=None, # for `ALWAYS_FP32` (default: the graph file's stem)
                   quantize_outputs:bool=False, # Q/DQ on the outputs of `QUANT_OPS` too; False: their inputs and weights only (TensorRT's placement)
+                  fallback_precision:str=FALLBACK_PRECISION, # fp16 | fp32: what `nodes_to_exclude` compute in
                  )->Path:
     "Write a symmetric int8 Q/DQ graph of `onnx_path` with per-channel weights and fp32 biases."
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
+    if fallback_precision not in ("fp16", "fp32"): raise AutovoiceError(f"fallback_precision: expected 'fp16' or 'fp32', got {fallback_precision!r}")
     component = component or Path(onnx_path).name.split(".")[0]
+    fallback = sorted(set(nodes_to_exclude) - set(ALWAYS_FP32.get(component, ())))
     exclude = sorted(set(nodes_to_exclude) | set(ALWAYS_FP32.get(component, ())))
     with tempfile.TemporaryDirectory(prefix="autovoice-int8-") as tmp, atomic_path(output_path) as out, _without_preprocess_advice():
             quantize_static(str(onnx_path), str(out), None, quant_format=QuantFormat.QDQ, op_types_to_quantize=list(QUANT_OPS),
@@ -59,6 +76,7 @@ def quantize_int8(onnx_path:str|Path, # the fp32 graph
                             calibrate_method=_method(method), calibration_cache_path=_ort_cache_file(ranges, method, Path(tmp)/"ranges.json"),
                             extra_options={"ActivationSymmetric": True, "WeightSymmetric": True, "QuantizeBias": False,
                                            "OpTypesToExcludeOutputQuantization": [] if quantize_outputs else list(QUANT_OPS)})
+            if fallback and fallback_precision == "fp16": _fallback_fp16(Path(out), fallback)
     return Path(output_path)
 
 # %% ../../../nbs/37_int8_quantize.ipynb #2f7a4afc
