@@ -21,7 +21,8 @@ from .graphs.folder import PRECISIONS, GraphFolder, export_graphs, repair_comman
 
 # %% auto #0
 __all__ = ['RUNNER_BACKENDS', 'AOT_VARIANTS', 'BACKENDS', 'BENCHMARK_TORCH', 'ACCURACY_VARIANTS', 'RTX_COMPUTE_CAPABILITIES',
-           'GRAPH_WORK', 'RunnerSpec', 'runner_spec', 'unavailable', 'Workspace', 'make_runners']
+           'GRAPH_WORK', 'RunnerSpec', 'runner_spec', 'unavailable', 'user_cache', 'Workspace', 'keep_compiled',
+           'make_runners']
 
 # %% ../nbs/45_runtime.ipynb #4ea5da62
 RUNNER_BACKENDS = ("torch", "onnxruntime", "tensorrt")  # what `autovoice-trt convert --backend` takes
@@ -121,6 +122,10 @@ def unavailable(backend:str, # any spelling `runner_spec` takes (the benchmark's
 GRAPH_WORK = {"fp32": "exporting the five ONNX graphs (seconds)", "fp16": "writing the fp16 graphs (seconds)",
               "int8": "calibrating int8 with the fallback search (minutes on a CPU)"}
 
+def user_cache()->Path: # $AUTOVOICE_TRT_CACHE, else ~/.cache/autovoice_trt
+    "The user's cache folder, always this package's own to write in."
+    return Path(os.environ.get("AUTOVOICE_TRT_CACHE") or Path.home()/".cache"/"autovoice_trt")
+
 @dataclasses.dataclass(frozen=True)
 class Workspace:
     "A graph folder and an engine folder (built on `GraphFolder`) that make what is missing once, or only read (`make=False`)."
@@ -137,8 +142,12 @@ class Workspace:
     @property
     def aot_dir(self)->Path: # engine_dir/torch-aot, or the user's cache's torch-aot
         "Where the ahead-of-time packages live."
-        if self.engine_dir is not None: return self.engine_dir/"torch-aot"
-        return Path(os.environ.get("AUTOVOICE_TRT_CACHE") or Path.home()/".cache"/"autovoice_trt")/"torch-aot"
+        return (self.engine_dir if self.engine_dir is not None else user_cache())/"torch-aot"
+
+    @property
+    def compile_dir(self)->Path: # engine_dir/torch-compile when the workspace makes its engines, else the user's cache's torch-compile
+        "Where Inductor keeps what the compiled torch variants compiled (graphs, kernels, autotuning) for the next process."
+        return (self.engine_dir if self.engine_dir is not None and self.make else user_cache())/"torch-compile"
 
     @classmethod
     def under(cls, work_dir:str|Path, **kwargs)->Workspace: # work_dir/graphs and work_dir/engines, made when missing
@@ -205,6 +214,11 @@ def _aot(model, workspace:Workspace, spec:RunnerSpec)->dict[str, Runner]:
     paths = aot_packages(model.export_modules(), model.contracts, workspace.aot_dir, spec.device, batch, make)
     return {c: AotRunner(paths[c], model.contracts[c], device=spec.device) for c in COMPONENTS}
 
+def keep_compiled(folder:Path)->Path: # where Inductor's cache is now
+    "Inductor's on-disk cache in `folder`, unless the user chose one (TORCHINDUCTOR_CACHE_DIR) or this process compiled already: the next process loads what this one compiles."
+    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(folder))
+    return Path(os.environ["TORCHINDUCTOR_CACHE_DIR"])
+
 def make_runners(spec:RunnerSpec, # what runs (`runner_spec`)
                  model, # a `VoiceModel` (or the converter): its weights, config and contracts
                  workspace:Workspace|None=None, # the graph and engine folders (onnxruntime, tensorrt)
@@ -213,7 +227,9 @@ def make_runners(spec:RunnerSpec, # what runs (`runner_spec`)
     from autovoice_trt.backends.tensorrt import load_tensorrt_engines
     if not isinstance(spec, RunnerSpec): raise AutovoiceError(f"spec: expected a RunnerSpec (from runner_spec), got {type(spec).__name__}")
     if spec.backend == "torch" and spec.variant in AOT_VARIANTS: runners = _aot(model, workspace or Workspace(), spec)
-    elif spec.backend == "torch": runners = torch_runners(model.export_modules(), model.contracts, spec.variant, spec.device)
+    elif spec.backend == "torch":
+        runners = torch_runners(model.export_modules(), model.contracts, spec.variant, spec.device)
+        if any(getattr(r, "compiled", False) for r in runners.values()): keep_compiled((workspace or Workspace()).compile_dir)
     elif spec.backend == "onnxruntime": runners = _onnxruntime((workspace or Workspace()).graphs(model, (spec.precision,)), model.config, spec)
     else:
         workspace = workspace or Workspace()
