@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
 
 import numpy as np
 import torch
@@ -138,6 +139,8 @@ def _track(x:torch.Tensor, # [samples] float32 on the device
     voiced = ~unvoiced.gather(1, state)[:, 0]
     return torch.where(voiced, hz.gather(1, state)[:, 0], 0.0).float(), voiced
 
+_REPLAYING = threading.Lock()
+
 @functools.lru_cache(maxsize=4)
 def _graphed_track(rate:int, per_10ms:float, f0_min_hz:float, f0_max_hz:float, voicing_threshold:float, device:torch.device):
     "`_track` with these settings: on a GPU replayed from a CUDA graph per audio length (`GraphedCall`, the last 4 lengths kept), eager elsewhere."
@@ -165,5 +168,6 @@ def estimate_f0_torch(audio, # [samples] (or multichannel, averaged) numpy or to
     x = torch.from_numpy(audio).to(device, non_blocking=True)
     centres = torch.from_numpy(np.rint(times[:inside] * rate).astype(np.int64)).to(device)
     track = _graphed_track(rate, 0.01 * frame_rate / hop_samples, float(f0_min_hz), float(f0_max_hz), float(voicing_threshold), device)
-    f0[:inside], voiced[:inside] = track(x, centres)
+    with _REPLAYING:  # a graph's inputs and outputs are shared buffers: one replay, and the copy of its outputs, at a time
+        f0[:inside], voiced[:inside] = track(x, centres)
     return f0, voiced
