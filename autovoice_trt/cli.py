@@ -10,11 +10,11 @@ from pathlib import Path
 from .core import AutovoiceError
 
 # %% auto #0
-__all__ = ['add_runner_arguments', 'add_conversion_arguments', 'runners_from_args', 'conversion_sources', 'conversion_outputs',
-           'cmd_convert', 'cmd_train', 'cmd_demo', 'cmd_serve', 'cmd_load_test', 'cmd_triton_repository', 'cmd_stream',
-           'installed_version', 'extras_status', 'environment_info', 'cmd_info', 'cmd_export', 'cmd_fp16',
-           'cmd_calibrate', 'cmd_build', 'add_benchmark_arguments', 'benchmark_settings', 'cmd_benchmark',
-           'OneLineParser', 'build_parser', 'main']
+__all__ = ['add_runner_arguments', 'add_conversion_arguments', 'spec_from_args', 'runners_from_args', 'conversion_sources',
+           'conversion_outputs', 'cmd_convert', 'cmd_train', 'cmd_demo', 'cmd_serve', 'cmd_load_test',
+           'cmd_triton_repository', 'cmd_stream', 'installed_version', 'extras_status', 'environment_info', 'cmd_info',
+           'cmd_export', 'cmd_fp16', 'cmd_calibrate', 'cmd_build', 'add_benchmark_arguments', 'benchmark_settings',
+           'cmd_benchmark', 'OneLineParser', 'build_parser', 'main']
 
 # %% ../nbs/90_cli.ipynb #9df40cf4
 def add_runner_arguments(p:argparse.ArgumentParser)->argparse.ArgumentParser:
@@ -37,12 +37,16 @@ def add_conversion_arguments(p:argparse.ArgumentParser)->argparse.ArgumentParser
     p.add_argument("--temperature", type=float, default=None, help="prior noise scale, 0..2 (default: config)")
     return add_runner_arguments(p)
 
-def runners_from_args(args, config):
-    "(the converter, its runners, active and kept by it) for `add_runner_arguments`' flags, parsed once by `runtime.runner_spec`."
+def spec_from_args(args, config):
+    "(the converter, the `RunnerSpec`) for `add_runner_arguments`' flags, parsed once by `runtime.runner_spec`."
     from autovoice_trt.converter import SingingVoiceConverter
     from autovoice_trt.runtime import runner_spec
     spec = runner_spec(args.backend, args.precision, args.torch_variant, args.device, default_precision=config.tensorrt.voice_conversion.precision)
-    svc = SingingVoiceConverter(config, weights=args.weights)
+    return SingingVoiceConverter(config, weights=args.weights), spec
+
+def runners_from_args(args, config):
+    "(the converter, its runners, active and kept by it) for `add_runner_arguments`' flags."
+    svc, spec = spec_from_args(args, config)
     return svc, svc.runners(spec, onnx_dir=args.onnx_dir, engine_dir=args.engine_dir)
 
 def conversion_sources(sources:list, # what `convert` was given: files and folders
@@ -109,11 +113,14 @@ def cmd_demo(args)->int:
 def cmd_serve(args)->int:
     "autovoice-trt serve [runner flags] [--http-port N ...]: the conversion behind Triton (PyTriton) until SIGINT / SIGTERM; exit code 0 when the stop was clean, 3 when not."
     from autovoice_trt.config import load_config
-    from autovoice_trt.serving.server import ConversionService, serve
-    keys = ("address", "http_port", "grpc_port", "metrics_port", "max_batch_size", "max_queue_delay_us", "instances", "drain_seconds")
+    from autovoice_trt.runtime import Workspace
+    from autovoice_trt.serving.server import ConversionService, chain_runner_sets, serve
+    keys = ("address", "http_port", "grpc_port", "metrics_port", "max_batch_size", "max_queue_delay_us", "instances", "chains", "drain_seconds")
     config = load_config(args.config, overrides={"serving": {k: getattr(args, k) for k in keys if getattr(args, k) is not None}})
-    svc, runners = runners_from_args(args, config)
-    counts = serve(ConversionService(config, runners, svc.contracts), args.ready_file)
+    svc, spec = spec_from_args(args, config)
+    workspace = Workspace(args.onnx_dir, args.engine_dir, make=False) if args.onnx_dir or args.engine_dir else None
+    sets, alone = chain_runner_sets(svc, spec, workspace, config.serving)
+    counts = serve(ConversionService(config, sets, svc.contracts, alone), args.ready_file)
     stop = counts["stop"]
     print(f"stopped: {counts['requests']} requests, {counts['refused_rows']} refused ({counts['stopping_rows']} of them unconverted at the drain time), "
           f"{counts['calls']} batches from Triton, {counts['conversions']} chain conversions, {counts['chain_batches']} chain runs of several chunks; "
@@ -138,7 +145,16 @@ def cmd_load_test(args)->int:
     references = [convert(c) for c in cases]
     direct_s = time.perf_counter() - t0
     report = run_load(ready["http"], config, cases, references, args.requests, args.concurrency, ready["access_token"], ready["pid"]) | {"serving": ready.get("serving")}
-    if args.clients: report["curve"] = throughput_curve(ready["http"], config, cases, references, args.clients)
+    if args.clients:
+        import torch
+        threads = torch.get_num_threads()
+        def one_by_one(n:int):  # the product's path in this process, torch's threads (the glue between stages) at n
+            def run(case): torch.set_num_threads(n); return convert(case)
+            return run
+        name = f"one by one in one process ({args.backend} {args.precision or config.tensorrt.voice_conversion.precision}, the runners' default threads), torch"
+        direct = {f"{name} {threads} threads (the default)": one_by_one(threads)} | ({f"{name} 1 thread": one_by_one(1)} if threads > 1 else {})
+        report["curve"] = throughput_curve(ready["http"], config, cases, references, args.clients, direct=direct, server_pid=ready["pid"], quiet_cores=args.quiet_cores)
+        torch.set_num_threads(threads)
     report["direct"] = {"conversions": len(cases), "seconds": direct_s, "audio_s_per_s": sum(c["source_audio"].shape[-1] for c in cases) / sr / direct_s,
                         "note": "the same conversions one after another in this process, same backend, runners active, after one warm-up, before the load"}
     report["served_over_direct_throughput"] = report["audio_s_per_s"] / report["direct"]["audio_s_per_s"]
@@ -447,6 +463,7 @@ def build_parser()->argparse.ArgumentParser:
     p.add_argument("--max-batch-size", type=int, default=None, help="Triton's dynamic batching (default: config serving.max_batch_size)")
     p.add_argument("--max-queue-delay-us", type=int, default=None, help="default: config serving.max_queue_delay_us")
     p.add_argument("--instances", type=int, default=None, help="model instances: calls in the service at once (default: config serving.instances)")
+    p.add_argument("--chains", type=int, default=None, help="chain runs at once, each on its own runners; 0: one per CPU core (at most --instances) on the CPU, the cores shared out, one on a GPU (default: config serving.chains)")
     p.add_argument("--drain-seconds", type=float, default=None, help="on SIGTERM / SIGINT, how long requests in flight may take before the rest are refused (default: config serving.drain_seconds)")
     p.add_argument("--ready-file", default=None, help="written when the model is ready: pid, endpoints, the statistics access token (mode 600); removed on stop")
     p.set_defaults(func=cmd_serve)
@@ -454,7 +471,8 @@ def build_parser()->argparse.ArgumentParser:
     p = add_runner_arguments(sub.add_parser("load-test", help="load a running `serve`: concurrent clients, answers checked against direct conversion, bad requests, batches, memory"))
     p.add_argument("--ready-file", required=True, help="the ready file of the running `serve`")
     p.add_argument("--requests", type=int, default=240); p.add_argument("--concurrency", type=int, default=8)
-    p.add_argument("--clients", type=int, nargs="*", default=[], help="also measure audio seconds per second at each of these client counts (e.g. 1 4 8 16)")
+    p.add_argument("--clients", type=int, nargs="*", default=[], help="also measure audio seconds per second at each of these client counts (e.g. 1 4 8 16), in turn with converting one by one in this process")
+    p.add_argument("--quiet-cores", type=float, default=None, help="before each measurement of --clients wait (at most 2 min) until the machine uses fewer cores than this (a shared machine)")
     p.add_argument("--report", default=None, help="write the report as JSON here")
     p.set_defaults(func=cmd_load_test)
 

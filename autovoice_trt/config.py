@@ -95,9 +95,9 @@ class TensorRTConfig:
 
 @dataclass
 class ServingConfig:
-    "`autovoice-trt serve` (PyTriton) and the Triton model repository: the model's name, where it listens, dynamic batching, the longest request."
+    "`autovoice-trt serve` (PyTriton) and the Triton model repository: the model's name, where it listens, dynamic batching, the chain runs at once, the longest request."
     model_name:str; address:str; http_port:int; grpc_port:int; metrics_port:int
-    max_batch_size:int; max_queue_delay_us:int; max_request_seconds:float; instances:int; drain_seconds:float
+    max_batch_size:int; max_queue_delay_us:int; max_request_seconds:float; instances:int; chains:int; drain_seconds:float
 
 @dataclass
 class Config:

@@ -37,12 +37,16 @@ ACCURACY_VARIANTS = {"fp32": ("torch", "fp32", "eager fp32"), "fp16 autocast": (
 
 @dataclasses.dataclass(frozen=True)
 class RunnerSpec:
-    "Which runners run: backend, precision, variant and device, parsed once by `runner_spec`."
+    "Which runners run: backend, precision, variant, device and CPU threads, parsed once by `runner_spec`."
     backend:str # torch | onnxruntime | tensorrt
     precision:str # fp32 | fp16 | int8
     variant:str # torch: a key of TORCH_VARIANTS; onnxruntime: the graph kind; tensorrt: engines | cuda graphs
     device:str = "cpu" # cpu, cuda or cuda:N
-    def __str__(self): return f"{self.backend} {self.variant if self.backend == 'torch' else self.precision} on {self.device}"
+    threads:int = 0 # CPU threads one run of a stage uses: ONNX Runtime's intra-op threads per session (torch's are the process's: `torch.set_num_threads`); 0: the library's default (a thread per core)
+    def __post_init__(self):
+        if not (isinstance(self.threads, int) and self.threads >= 0): raise AutovoiceError(f"threads: expected 0 (the library's default) or more CPU threads a run, got {self.threads!r}")
+    def __str__(self):
+        return f"{self.backend} {self.variant if self.backend == 'torch' else self.precision} on {self.device}" + (f", {self.threads} thread{'s' * (self.threads > 1)} a run" if self.threads else "")
     @property
     def name(self)->str: # the benchmark's name for it (torch-fast, onnxruntime, ...)
         return next((b for (b, p), v in BENCHMARK_TORCH.items() if v == self.variant), "torch") if self.backend == "torch" else self.backend
@@ -204,7 +208,7 @@ def _onnxruntime(folder:GraphFolder, config, spec:RunnerSpec)->dict[str, Runner]
     if spec.device.startswith("cuda"):
         options = [cuda_provider_options(spec.precision, torch.device(spec.device).index or 0), {}]
         return onnxruntime_runners(folder.path, config, spec.variant, ("CUDAExecutionProvider", "CPUExecutionProvider"), options, io_binding=True)
-    return onnxruntime_runners(folder.path, config, spec.variant)
+    return onnxruntime_runners(folder.path, config, spec.variant, intra_op_num_threads=spec.threads)
 
 def _aot(model, workspace:Workspace, spec:RunnerSpec)->dict[str, Runner]:
     "Packages current in the workspace (built where missing or stale: always in the user's cache), as runners."

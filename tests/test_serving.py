@@ -74,9 +74,11 @@ def _ports():
     return ["--http-port", str(http), "--grpc-port", str(grpc), "--metrics-port", str(metrics)]
 
 
-def test_bad_flags_before_any_work(graphs):
-    "A max batch beyond the profiles is one line and exit code 2, before Triton starts."
+@pytest.mark.parametrize("flags, expected", [(["--max-batch-size", "64"], "serving.max_batch_size: expected 1..4"),
+                                             (["--instances", "2", "--chains", "3"], "serving.chains: expected 0 (one per CPU core) up to serving.instances (2")])
+def test_bad_flags_before_any_work(graphs, flags, expected):
+    "A max batch beyond the profiles, or more chain runs at once than instances to run them, is one line and exit code 2, before Triton starts."
     run = subprocess.run([str(serve_python()), "-c", "import sys; from autovoice_trt.cli import main; sys.exit(main())", "serve",
-                          *runner_args(graphs), "--max-batch-size", "64", *_ports()], capture_output=True, text=True, timeout=120)
+                          *runner_args(graphs), *flags, *_ports()], capture_output=True, text=True, timeout=120)
     assert run.returncode == 2
-    assert run.stderr.strip().splitlines()[-1].startswith("autovoice-trt serve: error: serving.max_batch_size: expected 1..4"), run.stderr
+    assert run.stderr.strip().splitlines()[-1].startswith(f"autovoice-trt serve: error: {expected}"), run.stderr

@@ -136,6 +136,7 @@ def onnxruntime_runners(onnx_dir:str|Path, # a graph folder (`export`, and `fp16
                         graph_optimization_level:str="all",
                         allow_fallback:bool=False,
                         io_binding:bool=False, # CUDA provider: bind CUDA buffers (see `OnnxRuntimeRunner`)
+                        intra_op_num_threads:int=0, # threads of one run of a session; 0: ONNX Runtime's default (one per core)
                        )->dict[str, OnnxRuntimeRunner]: # component -> runner
     "An active `OnnxRuntimeRunner` per component, on the graphs of `precision` the `GraphFolder` finds current."
     folder = GraphFolder(onnx_dir, config)
@@ -143,7 +144,7 @@ def onnxruntime_runners(onnx_dir:str|Path, # a graph folder (`export`, and `fp16
     paths = {name: folder.graph(name, precision) for name in COMPONENTS}  # every graph is checked before any session opens
     runners = {name: OnnxRuntimeRunner(paths[name], contracts[name], providers=providers, provider_options=provider_options,
                                        graph_optimization_level=graph_optimization_level, allow_fallback=allow_fallback, precision=precision,
-                                       io_binding=io_binding)
+                                       io_binding=io_binding, intra_op_num_threads=intra_op_num_threads)
                for name in COMPONENTS}
     for runner in runners.values(): runner.activate()  # every session now: a graph or provider ONNX Runtime refuses is reported before any work
     return runners

@@ -6,7 +6,7 @@
 from __future__ import annotations
 import contextlib, itertools, json, os, shutil, signal, subprocess, tempfile, threading, time
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -16,8 +16,9 @@ from ..evaluation.compare import output_metrics
 from .server import still_running
 
 # %% auto #0
-__all__ = ['load_cases', 'bad_cases', 'infer', 'post_binary', 'refusals', 'batch_counts', 'throughput_curve', 'run_load',
-           'serve_python', 'served', 'free_ports', 'serve_and_load', 'stop_under_load']
+__all__ = ['load_cases', 'bad_cases', 'infer', 'post_binary', 'refusals', 'batch_counts', 'drive_clients', 'machine_cpu_s',
+           'processes_cpu_s', 'wait_for_quiet', 'throughput_curve', 'run_load', 'serve_python', 'served', 'free_ports',
+           'serve_and_load', 'stop_under_load']
 
 # %% ../../nbs/86_serving_load.ipynb #f6e2a4bb
 def load_cases(svc, # a SingingVoiceConverter (its config and speaker encoder)
@@ -128,9 +129,21 @@ def batch_counts(client, model:str, token:str)->dict[int, int]:
     return {int(b["batch_size"]): int(b["compute_infer"]["count"]) for s in stats["model_stats"] for b in s.get("batch_stats", [])}
 
 # %% ../../nbs/86_serving_load.ipynb #36e6b578
-def _drive(address:str, config:Config, cases:Sequence[Mapping[str, np.ndarray]], references:Sequence[np.ndarray], requests:int, concurrency:int,
-           min_snr_db:float)->tuple[list[dict[str, Any]], float]:
-    "`requests` good requests from `concurrency` client threads, each answer compared with its case's direct conversion: (one record per request, wall seconds)."
+def _agreement(results:list[dict[str, Any]], references:Sequence[np.ndarray])->list[dict[str, Any]]:
+    "Each answer's SNR against its case's direct conversion (NaN for an error or a wrong length); the answers are dropped. Run after a timed window: numpy's BLAS threads spin between the checks' dot products, which took a core from the server here."
+    for r in results:
+        audio = r.pop("audio")
+        r["snr_db"] = output_metrics("converted_audio", references[r["case"]], audio).snr_db if audio is not None and len(audio) == len(references[r["case"]]) else float("nan")
+    return results
+
+def drive_clients(address:str, # host:port of Triton's HTTP endpoint
+                  config:Config,
+                  cases:Sequence[Mapping[str, np.ndarray]], # good requests (`load_cases`), sent in turn
+                  references:Sequence[np.ndarray], # each case's direct conversion
+                  requests:int, # in all
+                  concurrency:int, # client threads, each with its own client, one request at a time
+                 )->tuple[list[dict[str, Any]], float]: # (a record per request: case, latency, error, SNR, audio seconds; wall seconds)
+    "`requests` good requests from `concurrency` client threads, each answer compared with its case's direct conversion after the timed window."
     import tritonclient.http as http
     from tritonclient.utils import InferenceServerException
     model, sr = config.serving.model_name, config.model.output_sample_rate_hz
@@ -144,14 +157,14 @@ def _drive(address:str, config:Config, cases:Sequence[Mapping[str, np.ndarray]],
             try: audio, failure = infer(mine, model, cases[k])
             except InferenceServerException as e: audio, failure = None, str(e)
             latency = time.perf_counter() - t0
-            snr = output_metrics("converted_audio", references[k], audio[0]).snr_db if audio is not None and not failure and audio.shape[-1] == len(references[k]) else float("nan")
-            with lock: results.append({"case": k, "seconds": latency, "error": failure, "snr_db": snr, "audio_s": cases[k]["source_audio"].shape[-1] / sr})
+            with lock: results.append({"case": k, "seconds": latency, "error": failure, "audio": None if failure else audio[0], "audio_s": cases[k]["source_audio"].shape[-1] / sr})
         mine.close()
     t0 = time.perf_counter()
     threads = [threading.Thread(target=worker, args=(w,)) for w in range(concurrency)]
     for t in threads: t.start()
     for t in threads: t.join()
-    return results, time.perf_counter() - t0
+    wall = time.perf_counter() - t0
+    return _agreement(results, references), wall
 
 def _summary(results:Sequence[Mapping[str, Any]], wall:float, min_snr_db:float)->dict[str, Any]:
     seconds = np.array([r["seconds"] for r in results])
@@ -161,24 +174,84 @@ def _summary(results:Sequence[Mapping[str, Any]], wall:float, min_snr_db:float)-
             "audio_s_per_s": sum(r["audio_s"] for r in results) / wall,
             "latency_ms": {f"p{q}": float(np.percentile(seconds, q) * 1000) for q in (50, 90, 99)} | {"max": float(seconds.max() * 1000)}}
 
+# %% ../../nbs/86_serving_load.ipynb #36e6b579
+def machine_cpu_s()->float:
+    "CPU seconds the whole machine has spent busy since boot: every process on every core (user, nice, system, irq, softirq)."
+    import psutil
+    t = psutil.cpu_times()
+    return t.user + t.nice + t.system + getattr(t, "irq", 0.0) + getattr(t, "softirq", 0.0)
+
+def processes_cpu_s(pids:Sequence[int])->float:
+    "CPU seconds these processes and every process under them have used so far (those gone are left out)."
+    import psutil
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(psutil.Error):
+            root = psutil.Process(pid)
+            for p in [root, *root.children(recursive=True)]:
+                with contextlib.suppress(psutil.Error): t = p.cpu_times(); total += t.user + t.system
+    return total
+
+def wait_for_quiet(max_cores:float=0.25, # the machine's CPU use (cores) that counts as quiet
+                   hold_s:float=2.0, # for this long in a row
+                   timeout_s:float=120.0, # then go on anyway
+                  )->float: # seconds waited
+    "Wait until the machine is quiet (other sessions' work on a shared machine; ours is idle between measurements), at most `timeout_s`."
+    t0, quiet_since = time.monotonic(), time.monotonic()
+    while time.monotonic() - quiet_since < hold_s and time.monotonic() - t0 < timeout_s:
+        before = machine_cpu_s(); time.sleep(0.5)
+        if (machine_cpu_s() - before) / 0.5 > max_cores: quiet_since = time.monotonic()
+    return time.monotonic() - t0
+
+def _measured(work:Callable[[], Any], pids:Sequence[int])->tuple[Any, dict[str, float]]:
+    "Run `work`; also the cores that `pids` (ours: this process, the server) and everything else on the machine used meanwhile."
+    machine, ours, t0 = machine_cpu_s(), processes_cpu_s(pids), time.perf_counter()
+    result = work()
+    wall = time.perf_counter() - t0
+    ours_cores = (processes_cpu_s(pids) - ours) / wall
+    return result, {"ours_cores": ours_cores, "others_cores": max(0.0, (machine_cpu_s() - machine) / wall - ours_cores)}
+
+# %% ../../nbs/86_serving_load.ipynb #36e6b57a
+def _one_by_one(convert:Callable, cases:Sequence[Mapping[str, np.ndarray]], references:Sequence[np.ndarray], count:int, sr:int,
+                min_snr_db:float)->tuple[list[dict[str, Any]], float]:
+    "`count` conversions in this process, one after another, each checked against its case's reference after the timed window: (one record each, wall seconds)."
+    results, t0 = [], time.perf_counter()
+    for i in range(count):
+        case = cases[i % len(cases)]; s0 = time.perf_counter()
+        audio = convert(case)
+        results.append({"case": i % len(cases), "seconds": time.perf_counter() - s0, "error": "", "audio": audio, "audio_s": case["source_audio"].shape[-1] / sr})
+    wall = time.perf_counter() - t0
+    return _agreement(results, references), wall
+
+def _median_row(runs:Sequence[Mapping[str, Any]], **label)->dict[str, Any]:
+    median = sorted(runs, key=lambda r: r["audio_s_per_s"])[len(runs) // 2]
+    return {**label, **median, "ok": sum(r["ok"] for r in runs), "requests": sum(r["requests"] for r in runs),
+            "audio_s_per_s_rounds": [r["audio_s_per_s"] for r in runs], "others_cores_rounds": [r["cpu"]["others_cores"] for r in runs]}
+
 def throughput_curve(address:str, config:Config, cases:Sequence[Mapping[str, np.ndarray]], references:Sequence[np.ndarray],
                      clients:Sequence[int]=(1, 4, 8, 16), # concurrency levels
-                     requests_per_client:int=12, # each level sends this many per client (at least one round of the cases)
+                     requests_per_client:int=12, # each level sends this many per client (at least two rounds of the cases)
                      rounds:int=3, # the levels are measured in turn this many times; each level's median round is reported (a shared machine drifts)
                      min_snr_db:float=60.0,
-                    )->list[dict[str, Any]]: # one row per level: clients, audio seconds per second (median round, and every round), requests/s, latency, agreement
-    "Audio seconds converted per second against the number of concurrent clients, every answer checked against the direct conversion."
-    measured:dict[int, list[dict[str, Any]]] = {n: [] for n in clients}
+                     direct:Mapping[str, Callable]|None=None, # label -> a conversion of one case in this process (case -> audio): measured one by one in every round, beside the levels
+                     server_pid:int|None=None, # the server, whose CPU (with this process's) is ours; the rest of the machine's is others'
+                     quiet_cores:float|None=None, # before each measurement wait (at most 2 min) until the machine uses fewer cores than this; None: no wait
+                    )->dict[str, Any]: # "served": a row per level (clients, audio seconds per second: median round and every round, latency, agreement, CPU); "direct": a row per label
+    "Audio seconds converted per second against the number of concurrent clients, and by direct conversion one by one, in turn in the same run; every answer checked."
+    sr, pids = config.model.output_sample_rate_hz, [os.getpid()] + ([server_pid] if server_pid else [])
+    served:dict[int, list] = {n: [] for n in clients}
+    one_by_one:dict[str, list] = {label: [] for label in direct or {}}
+    def measure(work):
+        waited = wait_for_quiet(quiet_cores) if quiet_cores is not None else 0.0
+        (results, wall), cpu = _measured(work, pids)
+        return _summary(results, wall, min_snr_db) | {"cpu": cpu, "waited_for_quiet_s": waited}
     for _ in range(rounds):
+        for label, convert in (direct or {}).items():
+            one_by_one[label].append(measure(lambda: _one_by_one(convert, cases, references, 2 * len(cases), sr, min_snr_db)))
         for n in clients:
-            results, wall = _drive(address, config, cases, references, max(len(cases), n * requests_per_client), n, min_snr_db)
-            measured[n].append(_summary(results, wall, min_snr_db))
-    rows = []
-    for n, runs in measured.items():
-        median = sorted(runs, key=lambda r: r["audio_s_per_s"])[len(runs) // 2]
-        rows.append({"clients": n, **median, "ok": sum(r["ok"] for r in runs), "requests": sum(r["requests"] for r in runs),
-                     "audio_s_per_s_rounds": [r["audio_s_per_s"] for r in runs]})
-    return rows
+            served[n].append(measure(lambda: drive_clients(address, config, cases, references, max(2 * len(cases), n * requests_per_client), n)))
+    return {"served": [_median_row(runs, clients=n) for n, runs in served.items()], "direct": [_median_row(runs, label=label) for label, runs in one_by_one.items()],
+            "rounds": rounds, "quiet_cores": quiet_cores}
 
 # %% ../../nbs/86_serving_load.ipynb #d1e2f3a1
 def run_load(address:str, # host:port of Triton's HTTP endpoint
@@ -197,13 +270,14 @@ def run_load(address:str, # host:port of Triton's HTTP endpoint
     client = http.InferenceServerClient(address, network_timeout=300)
     if not client.is_server_ready() or not client.is_model_ready(model): raise AutovoiceError(f"{address}: Triton is not ready to serve {model!r}")
     for case in cases: infer(client, model, case)  # warm-up: every length once
+    drive_clients(address, config, cases, references, 8 * len(cases), concurrency)  # and at the load's concurrency: every runner set of the server meets the lengths and batch sizes (ONNX Runtime's arena grows for each new shape)
     before = batch_counts(client, model, token) if token else {}
     rss, sampling = [], threading.Event()
     def sample():
         while not sampling.wait(0.25): rss.append(_tree_rss_mb(server_pid))
     sampler = threading.Thread(target=sample, daemon=True)
     if server_pid: rss.append(_tree_rss_mb(server_pid)); sampler.start()
-    results, wall = _drive(address, config, cases, references, requests, concurrency, min_snr_db)
+    results, wall = drive_clients(address, config, cases, references, requests, concurrency)
     sampling.set()
     if server_pid: sampler.join(); rss.append(_tree_rss_mb(server_pid))
     after = batch_counts(client, model, token) if token else {}
@@ -285,6 +359,7 @@ def serve_and_load(python:str|Path, # the serve environment's interpreter
                    timeout_s:float=900.0, # for the load test
                    clients:Sequence[int]=(), # also the throughput curve at these client counts (`throughput_curve`)
                    serve_args:Sequence[str]=(), # flags for `serve` only (e.g. --instances 2)
+                   quiet_cores:float|None=None, # the curve waits for a quiet machine before each measurement (`throughput_curve`)
                   )->dict[str, Any]: # {"load": `run_load`'s report, "server": `served`'s record without the token, "load_log": the load test's last lines}
     "Start `serve`, run `autovoice-trt load-test` against it from the same environment, stop it; everything measured in one run."
     http, grpc, metrics = free_ports(3)
@@ -293,7 +368,8 @@ def serve_and_load(python:str|Path, # the serve environment's interpreter
     with served(python, [*runner_args, *serve_args, *ports]) as server:
         run = subprocess.run([str(python), "-c", "import sys; from autovoice_trt.cli import main; sys.exit(main())", "load-test", "--ready-file",
                               server["ready_file"], *map(str, runner_args), "--requests", str(requests), "--concurrency", str(concurrency),
-                              "--report", str(report_path), *(["--clients", *map(str, clients)] if clients else [])], capture_output=True, text=True, timeout=timeout_s)
+                              "--report", str(report_path), *(["--clients", *map(str, clients)] if clients else []),
+                              *(["--quiet-cores", str(quiet_cores)] if quiet_cores is not None else [])], capture_output=True, text=True, timeout=timeout_s)
     report_dir = report_path.parent
     if not report_path.exists():
         raise AutovoiceError(f"load-test wrote no report (exit code {run.returncode}): " + " | ".join((run.stdout + run.stderr).strip().splitlines()[-3:]))

@@ -4,22 +4,24 @@
 
 # %% ../../nbs/85_serving.ipynb #bb477b2f
 from __future__ import annotations
-import contextlib, json, os, shutil, signal, sys, sysconfig, tempfile, threading, time, urllib.request
+import contextlib, dataclasses, json, os, shutil, signal, sys, sysconfig, tempfile, threading, time, urllib.request
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
+import torch
 from fastcore.basics import patch
 
 from ..audio.io import check_duration
 from ..backends.base import Runner, active
-from ..config import COMPONENTS, Config
+from ..config import COMPONENTS, Config, ServingConfig
 from ..core import AutovoiceError, TensorSpec, logger, write_json_atomic
 from ..models.voice_model import check_speaker_embedding
 from ..pipeline import ConversionInputs, batch_limit, convert_batch, prepare_inputs
+from ..runtime import RunnerSpec, Workspace, make_runners
 
 # %% auto #0
-__all__ = ['served_tensors', 'ConversionService', 'still_running', 'drain', 'serve']
+__all__ = ['served_tensors', 'ConversionService', 'chain_runner_sets', 'still_running', 'drain', 'serve']
 
 # %% ../../nbs/85_serving.ipynb #92fe89eb
 def served_tensors(config:Config)->tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...]]: # (inputs, outputs), dims without Triton's batch dimension
@@ -30,23 +32,29 @@ def served_tensors(config:Config)->tuple[tuple[TensorSpec, ...], tuple[TensorSpe
 
 # %% ../../nbs/85_serving.ipynb #75a7a8c0
 class ConversionService:
-    "The served conversion: each row checked on its own, the good rows of every call in the service at that moment converted together (`convert_batch`), a bad row answered in `error`."
+    "The served conversion: each row checked on its own; a free set of runners (at most one run per set at once) converts the good rows of every call waiting then (`convert_batch`); a bad row is answered in `error`."
     def __init__(self, config:Config, # the config (model, conversion, profiles, serving)
-                 runners:Mapping[str, Runner], # stage -> runner, any backend (`SingingVoiceConverter.runners`)
+                 runners:Mapping[str, Runner]|Sequence[Mapping[str, Runner]], # stage -> runner (any backend), or one such set per chain run at once (`chain_runner_sets`)
                  contracts:Mapping, # stage -> contract (`SingingVoiceConverter.contracts`)
+                 alone:Mapping[str, Runner]|None=None, # a set for a run that starts while no other runs (on every core: `chain_runner_sets`); None: the sets above alone
                 ):
-        self.config, self.runners, self.contracts = config, dict(runners), contracts
+        self.config, self.contracts = config, contracts
+        self.runner_sets = [dict(runners)] if isinstance(runners, Mapping) else [dict(r) for r in runners]
+        self.alone = dict(alone) if alone is not None else None
         vc = config.tensorrt.voice_conversion
         self.profiles = {c: vc.profile(c) for c in COMPONENTS}
-        limit = batch_limit(self.runners, contracts, self.profiles)
+        limit = min(batch_limit(r, contracts, self.profiles) for r in self.runner_sets + [self.alone or self.runner_sets[0]])
         if not 1 <= config.serving.max_batch_size <= limit:
             raise AutovoiceError(f"serving.max_batch_size: expected 1..{limit} (the batch maximum of every stage's optimization profile), got {config.serving.max_batch_size}")
         if config.serving.instances < 1: raise AutovoiceError(f"serving.instances: expected at least 1, got {config.serving.instances}")
         if not config.serving.drain_seconds >= 0: raise AutovoiceError(f"serving.drain_seconds: expected 0 or more, got {config.serving.drain_seconds}")
         self.counts = {"requests": 0, "rows": 0, "refused_rows": 0, "calls": 0, "chain_batches": 0, "conversions": 0, "stopping_rows": 0}
         self.stopping:str|None = None  # once set (the drain time is over), every row is answered with it, unconverted
-        self._waiting:list[dict] = []  # rows of calls waiting for the chain
-        self._chain_busy, self._lock = False, threading.Condition()
+        self._waiting:list[dict] = []  # rows of calls waiting for a chain run
+        self._free = list(range(len(self.runner_sets)))  # the runner sets no chain run holds
+        self._alone_free, self._lock = alone is not None, threading.Condition()
+
+    def _runs(self)->int: return len(self.runner_sets) - len(self._free) + (self.alone is not None and not self._alone_free)  # chain runs under way
 
     def prepare(self, audio, speaker, pitch_shift)->ConversionInputs:
         "One row checked (naming the served tensor) and prepared; an `AutovoiceError` says what is wrong."
@@ -61,21 +69,26 @@ class ConversionService:
 # %% ../../nbs/85_serving.ipynb #c0a1d2e5
 @patch
 def convert_rows(self:ConversionService, rows:Sequence[ConversionInputs])->list[np.ndarray]:
-    "Convert prepared rows: one thread runs the chain at a time, over the rows of every call waiting then (of any lengths: `convert_batch`); the others wait for theirs."
+    "Convert prepared rows: a call that finds a run free takes a runner set (the one for a run alone when none runs) and converts the rows of every call waiting then (of any lengths: `convert_batch`); the others wait for theirs, or for a set."
     mine:dict[str, Any] = {"rows": list(rows)}
     with self._lock:
         self._waiting.append(mine)
-        while self._chain_busy and "audio" not in mine and "failure" not in mine: self._lock.wait()
+        while "audio" not in mine and "failure" not in mine and ("taken" in mine or self._runs() >= len(self.runner_sets)): self._lock.wait()
         if "audio" in mine or "failure" in mine: return self._collect(mine)
-        self._chain_busy, taken, self._waiting = True, self._waiting, []
+        held = None if self._runs() == 0 and self.alone is not None else self._free.pop()  # None: the set for a run alone, on every core
+        if held is None: self._alone_free = False
+        taken, self._waiting = self._waiting, []
+        for t in taken: t["taken"] = True
     timing:dict[str, Any] = {}
     try:
-        converted = iter(convert_batch(self.runners, [u for t in taken for u in t["rows"]], self.config.model, self.config.conversion, self.contracts, self.profiles, timing))
+        converted = iter(convert_batch(self.alone if held is None else self.runner_sets[held], [u for t in taken for u in t["rows"]], self.config.model, self.config.conversion,
+                                       self.contracts, self.profiles, timing))
         for t in taken: t["audio"] = [next(converted) for _ in t["rows"]]
     except Exception as e:
         for t in taken: t["failure"] = e
     with self._lock:
-        self._chain_busy = False
+        if held is None: self._alone_free = True
+        else: self._free.append(held)
         self.counts["chain_batches"] += timing.get("batches", 0); self.counts["conversions"] += 1
         self._lock.notify_all()
     return self._collect(mine)
@@ -109,6 +122,23 @@ def __call__(self:ConversionService, requests:Sequence[Mapping[str, np.ndarray]]
                        ("stopping_rows", len(refused) if stopping else 0)): self.counts[key] += n
     for (r, k), message in refused.items(): logger.info("request %d row %d refused: %s", r, k, message)
     return responses
+
+# %% ../../nbs/85_serving.ipynb #c0a1d2f1
+def chain_runner_sets(model, # a `SingingVoiceConverter` (its weights, config and contracts)
+                      spec:RunnerSpec, # what runs (`runner_spec`); its `threads` are set here
+                      workspace:Workspace|None, # the graph and engine folders (onnxruntime, tensorrt)
+                      serving:ServingConfig, # `chains` (0: one per CPU core, at most `instances`, on the CPU; one on a GPU) and `instances`
+                     )->tuple[list[dict[str, Runner]], dict[str, Runner]|None]: # (a set per chain run at once, the set for a run alone or None); all active, the caller owns them
+    "A set of runners per chain run at once, the CPU's cores shared out among them (ONNX Runtime's threads per run; torch's, the process's, set to match), and one more on every core for a run that starts while none runs."
+    if not (isinstance(serving.chains, int) and 0 <= serving.chains <= serving.instances):
+        raise AutovoiceError(f"serving.chains: expected 0 (one per CPU core) up to serving.instances ({serving.instances}: the calls in the service at once run the chains), got {serving.chains!r}")
+    cores = len(os.sched_getaffinity(0))
+    runs = serving.chains or (min(cores, serving.instances) if spec.device == "cpu" else 1)
+    threads = max(1, cores // runs)
+    torch.set_num_threads(threads)  # the glue between stages (and torch runners) on as many threads as a run has, so runs side by side do not oversubscribe the cores
+    sets = [make_runners(dataclasses.replace(spec, threads=threads), model, workspace) for _ in range(runs)]
+    alone = threads < cores and spec.device == "cpu" and spec.backend == "onnxruntime"  # ONNX Runtime's threads are a session's; torch's are the process's, one setting for all
+    return sets, make_runners(dataclasses.replace(spec, threads=cores), model, workspace) if alone else None
 
 # %% ../../nbs/85_serving.ipynb #1f6aa0e4
 def _prepend_interpreter_libdir():
@@ -210,16 +240,18 @@ def serve(service:ConversionService, # what Triton calls
     config = TritonConfig(http_address=serving.address, http_port=serving.http_port, grpc_address=serving.address, grpc_port=serving.grpc_port,
                           metrics_address=serving.address, metrics_port=serving.metrics_port, exit_timeout_secs=3)  # after the drain: how long Triton waits for idle client connections
     try:
-        with active(service.runners):
+        with contextlib.ExitStack() as runners:
+            for runner_set in service.runner_sets + [service.alone or {}]: runners.enter_context(active(runner_set))
             triton, running = _started(service, config, workspace, token)
             with running:
                 ready = {"pid": os.getpid(), "model": serving.model_name, "http": f"{serving.address}:{serving.http_port}",
                          "grpc": f"{serving.address}:{serving.grpc_port}", "access_token": token,
-                         "serving": {k: getattr(serving, k) for k in ("max_batch_size", "max_queue_delay_us", "instances", "drain_seconds")}}
+                         "serving": {k: getattr(serving, k) for k in ("max_batch_size", "max_queue_delay_us", "instances", "drain_seconds")}
+                                    | {"chains": len(service.runner_sets), "torch_threads": torch.get_num_threads(), "alone_set": service.alone is not None}}
                 if ready_file is not None:
                     write_json_atomic(ready_file, ready); os.chmod(ready_file, 0o600)
                 print(f"serving {serving.model_name} on http://{ready['http']} and grpc {ready['grpc']} (max batch {serving.max_batch_size}, "
-                      f"queue delay {serving.max_queue_delay_us} us, {serving.instances} instances); SIGINT or SIGTERM stops it", flush=True)
+                      f"queue delay {serving.max_queue_delay_us} us, {serving.instances} instances, {len(service.runner_sets)} chain runs at once); SIGINT or SIGTERM stops it", flush=True)
                 while not stop.wait(1.0):
                     if not triton.is_alive(): raise AutovoiceError("serve: Triton Inference Server stopped by itself (its log is above)")
                 print(f"stopping: no new requests; those in flight finish within {serving.drain_seconds:g} s (serving.drain_seconds), then Triton exits", flush=True)
