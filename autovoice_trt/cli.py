@@ -132,6 +132,7 @@ def cmd_load_test(args)->int:
     "autovoice-trt load-test --ready-file F [runner flags]: the load test against a running `serve` (the same runner flags: direct conversions to compare with)."
     from autovoice_trt.config import load_config
     from autovoice_trt.core import write_json_atomic
+    from autovoice_trt.models.frontend import output_frontend
     from autovoice_trt.serving.load import load_cases, run_load, throughput_curve
     ready = json.loads(Path(args.ready_file).read_text())
     config = load_config(args.config, overrides={"serving": {"model_name": ready["model"]}})
@@ -144,7 +145,9 @@ def cmd_load_test(args)->int:
     t0 = time.perf_counter()
     references = [convert(c) for c in cases]
     direct_s = time.perf_counter() - t0
-    report = run_load(ready["http"], config, cases, references, args.requests, args.concurrency, ready["access_token"], ready["pid"]) | {"serving": ready.get("serving")}
+    frontend = output_frontend(config.model) if args.agreement == "log-mel" else None
+    report = run_load(ready["http"], config, cases, references, args.requests, args.concurrency, ready["access_token"], ready["pid"], args.agreement_db, frontend) | {"serving": ready.get("serving")}
+    report |= {k: v for k, v in (ready.get("serving") or {}).items() if k in report}  # the server's own settings (its ready file) over this config's
     if args.clients:
         import torch
         threads = torch.get_num_threads()
@@ -153,7 +156,7 @@ def cmd_load_test(args)->int:
             return run
         name = f"one by one in one process ({args.backend} {args.precision or config.tensorrt.voice_conversion.precision}, the runners' default threads), torch"
         direct = {f"{name} {threads} threads (the default)": one_by_one(threads)} | ({f"{name} 1 thread": one_by_one(1)} if threads > 1 else {})
-        report["curve"] = throughput_curve(ready["http"], config, cases, references, args.clients, direct=direct, server_pid=ready["pid"], quiet_cores=args.quiet_cores)
+        report["curve"] = throughput_curve(ready["http"], config, cases, references, args.clients, min_snr_db=args.agreement_db, frontend=frontend, direct=direct, server_pid=ready["pid"], quiet_cores=args.quiet_cores)
         torch.set_num_threads(threads)
     report["direct"] = {"conversions": len(cases), "seconds": direct_s, "audio_s_per_s": sum(c["source_audio"].shape[-1] for c in cases) / sr / direct_s,
                         "note": "the same conversions one after another in this process, same backend, runners active, after one warm-up, before the load"}
@@ -473,6 +476,8 @@ def build_parser()->argparse.ArgumentParser:
     p.add_argument("--requests", type=int, default=240); p.add_argument("--concurrency", type=int, default=8)
     p.add_argument("--clients", type=int, nargs="*", default=[], help="also measure audio seconds per second at each of these client counts (e.g. 1 4 8 16), in turn with converting one by one in this process")
     p.add_argument("--quiet-cores", type=float, default=None, help="before each measurement of --clients wait (at most 2 min) until the machine uses fewer cores than this (a shared machine)")
+    p.add_argument("--agreement", choices=["waveform", "log-mel"], default="waveform", help="how an answer is compared with its direct conversion: the waveform's SNR, or the log-mel's (phase-blind, the metric of the end-to-end gates; on a GPU, batching rows changes the kernels and the waveform's phase)")
+    p.add_argument("--agreement-db", type=float, default=60.0, help="an answer agrees above this SNR (60: float rounding of a batched fp32 run on the CPU; 35 with --agreement log-mel, the fp16 end-to-end gate)")
     p.add_argument("--report", default=None, help="write the report as JSON here")
     p.set_defaults(func=cmd_load_test)
 

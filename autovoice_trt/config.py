@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_config.ipynb #7942b93d
 from __future__ import annotations
-import copy, dataclasses, importlib.resources, math, typing
+import copy, dataclasses, importlib.resources, math, types, typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin, get_type_hints
@@ -97,7 +97,12 @@ class TensorRTConfig:
 class ServingConfig:
     "`autovoice-trt serve` (PyTriton) and the Triton model repository: the model's name, where it listens, dynamic batching, the chain runs at once, the longest request."
     model_name:str; address:str; http_port:int; grpc_port:int; metrics_port:int
-    max_batch_size:int; max_queue_delay_us:int; max_request_seconds:float; instances:int; chains:int; drain_seconds:float
+    max_batch_size:int; max_queue_delay_us:int|None; max_request_seconds:float; instances:int; chains:int; drain_seconds:float
+
+    def queue_delay_us(self, chain_runs:int=1, # chain runs side by side (`serving.chain_runner_sets`: one per CPU core, one on a GPU)
+                      )->int: # Triton's max_queue_delay_microseconds
+        "How long Triton holds a request to fill a batch: `max_queue_delay_us`, or where it is None 0 with chain runs side by side (a request held only waits: on the CPU a batch saves 2% of the work, a core of its own saves it all) and 2000 with one (a GPU's rows share its chain run)."
+        return self.max_queue_delay_us if self.max_queue_delay_us is not None else (0 if chain_runs > 1 else 2000)
 
 @dataclass
 class Config:
@@ -121,6 +126,10 @@ def _read_value(tp, value, key:str):
         if not isinstance(value, dict): raise AutovoiceError(f"{key}: expected a mapping, got {type(value).__name__} {value!r}")
         _, item_tp = get_args(tp)
         return {k: _read_value(item_tp, v, f"{key}.{k}") for k, v in value.items()}
+    if origin in (typing.Union, types.UnionType) and type(None) in get_args(tp):  # X|None: null, or an X
+        if value is None: return None
+        (inner,) = [a for a in get_args(tp) if a is not type(None)]
+        return _read_value(inner, value, key)
     if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool): return float(value)
     if tp in (int, str, bool) and type(value) is tp: return value
     raise AutovoiceError(f"{key}: expected {_type_name(tp)}, got {type(value).__name__} {value!r}")

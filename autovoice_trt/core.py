@@ -291,7 +291,7 @@ class GraphedCall:
                 for _ in range(2): self.fn(*static_inputs)  # warm-up outside the capture (allocations, autotuning)
             torch.cuda.current_stream().wait_stream(side)
             graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(graph): static_outputs = self.fn(*static_inputs)
+            with torch.cuda.graph(graph, capture_error_mode="thread_local"): static_outputs = self.fn(*static_inputs)  # other threads (a server's) may use the GPU meanwhile
             self.graphs[key] = (graph, static_inputs, static_outputs)
             if self.keep is not None and len(self.graphs) > self.keep: self.graphs.popitem(last=False)
         self.graphs.move_to_end(key)

@@ -69,7 +69,8 @@ def run(self:TorchRunner, feed):
     inputs = [self._to_device(feed[s.name]) for s in self.input_specs]
     outputs = self._replay(inputs) if self.cuda_graphs else self._forward(*inputs)
     if isinstance(outputs, torch.Tensor): outputs = (outputs,)
-    return {name: out.float() for name, out in zip(self.output_names, outputs)}
+    own = lambda out: out.clone() if self.cuda_graphs and out.dtype == torch.float32 else out.float()  # a replay's outputs are the graph's buffers, which its next replay overwrites (`.float()` copies the fp16 ones)
+    return {name: own(out) for name, out in zip(self.output_names, outputs)}
 
 @patch
 def describe(self:TorchRunner):

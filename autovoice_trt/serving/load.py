@@ -12,7 +12,7 @@ import numpy as np
 
 from ..config import Config
 from ..core import AutovoiceError
-from ..evaluation.compare import output_metrics
+from ..evaluation.compare import log_mel_snr_db, output_metrics
 from .server import still_running
 
 # %% auto #0
@@ -129,11 +129,14 @@ def batch_counts(client, model:str, token:str)->dict[int, int]:
     return {int(b["batch_size"]): int(b["compute_infer"]["count"]) for s in stats["model_stats"] for b in s.get("batch_stats", [])}
 
 # %% ../../nbs/86_serving_load.ipynb #36e6b578
-def _agreement(results:list[dict[str, Any]], references:Sequence[np.ndarray])->list[dict[str, Any]]:
+def _agreement(results:list[dict[str, Any]], references:Sequence[np.ndarray],
+               frontend:Callable|None=None, # None: the waveform's SNR; a log-mel front end (`output_frontend`): the log-mel's SNR (phase-blind, as the fp16 gate)
+              )->list[dict[str, Any]]:
     "Each answer's SNR against its case's direct conversion (NaN for an error or a wrong length); the answers are dropped. Run after a timed window: numpy's BLAS threads spin between the checks' dot products, which took a core from the server here."
+    snr = (lambda ref, audio: log_mel_snr_db(ref, audio, frontend)) if frontend else (lambda ref, audio: output_metrics("converted_audio", ref, audio).snr_db)
     for r in results:
         audio = r.pop("audio")
-        r["snr_db"] = output_metrics("converted_audio", references[r["case"]], audio).snr_db if audio is not None and len(audio) == len(references[r["case"]]) else float("nan")
+        r["snr_db"] = snr(references[r["case"]], audio) if audio is not None and len(audio) == len(references[r["case"]]) else float("nan")
     return results
 
 def drive_clients(address:str, # host:port of Triton's HTTP endpoint
@@ -142,6 +145,7 @@ def drive_clients(address:str, # host:port of Triton's HTTP endpoint
                   references:Sequence[np.ndarray], # each case's direct conversion
                   requests:int, # in all
                   concurrency:int, # client threads, each with its own client, one request at a time
+                  frontend:Callable|None=None, # how answers are compared (`_agreement`)
                  )->tuple[list[dict[str, Any]], float]: # (a record per request: case, latency, error, SNR, audio seconds; wall seconds)
     "`requests` good requests from `concurrency` client threads, each answer compared with its case's direct conversion after the timed window."
     import tritonclient.http as http
@@ -164,7 +168,7 @@ def drive_clients(address:str, # host:port of Triton's HTTP endpoint
     for t in threads: t.start()
     for t in threads: t.join()
     wall = time.perf_counter() - t0
-    return _agreement(results, references), wall
+    return _agreement(results, references, frontend), wall
 
 def _summary(results:Sequence[Mapping[str, Any]], wall:float, min_snr_db:float)->dict[str, Any]:
     seconds = np.array([r["seconds"] for r in results])
@@ -213,7 +217,7 @@ def _measured(work:Callable[[], Any], pids:Sequence[int])->tuple[Any, dict[str, 
 
 # %% ../../nbs/86_serving_load.ipynb #36e6b57a
 def _one_by_one(convert:Callable, cases:Sequence[Mapping[str, np.ndarray]], references:Sequence[np.ndarray], count:int, sr:int,
-                min_snr_db:float)->tuple[list[dict[str, Any]], float]:
+                frontend:Callable|None=None)->tuple[list[dict[str, Any]], float]:
     "`count` conversions in this process, one after another, each checked against its case's reference after the timed window: (one record each, wall seconds)."
     results, t0 = [], time.perf_counter()
     for i in range(count):
@@ -221,7 +225,7 @@ def _one_by_one(convert:Callable, cases:Sequence[Mapping[str, np.ndarray]], refe
         audio = convert(case)
         results.append({"case": i % len(cases), "seconds": time.perf_counter() - s0, "error": "", "audio": audio, "audio_s": case["source_audio"].shape[-1] / sr})
     wall = time.perf_counter() - t0
-    return _agreement(results, references), wall
+    return _agreement(results, references, frontend), wall
 
 def _median_row(runs:Sequence[Mapping[str, Any]], **label)->dict[str, Any]:
     median = sorted(runs, key=lambda r: r["audio_s_per_s"])[len(runs) // 2]
@@ -233,6 +237,7 @@ def throughput_curve(address:str, config:Config, cases:Sequence[Mapping[str, np.
                      requests_per_client:int=12, # each level sends this many per client (at least two rounds of the cases)
                      rounds:int=3, # the levels are measured in turn this many times; each level's median round is reported (a shared machine drifts)
                      min_snr_db:float=60.0,
+                     frontend:Callable|None=None, # how answers are compared (`_agreement`)
                      direct:Mapping[str, Callable]|None=None, # label -> a conversion of one case in this process (case -> audio): measured one by one in every round, beside the levels
                      server_pid:int|None=None, # the server, whose CPU (with this process's) is ours; the rest of the machine's is others'
                      quiet_cores:float|None=None, # before each measurement wait (at most 2 min) until the machine uses fewer cores than this; None: no wait
@@ -247,9 +252,9 @@ def throughput_curve(address:str, config:Config, cases:Sequence[Mapping[str, np.
         return _summary(results, wall, min_snr_db) | {"cpu": cpu, "waited_for_quiet_s": waited}
     for _ in range(rounds):
         for label, convert in (direct or {}).items():
-            one_by_one[label].append(measure(lambda: _one_by_one(convert, cases, references, 2 * len(cases), sr, min_snr_db)))
+            one_by_one[label].append(measure(lambda: _one_by_one(convert, cases, references, 2 * len(cases), sr, frontend)))
         for n in clients:
-            served[n].append(measure(lambda: drive_clients(address, config, cases, references, max(2 * len(cases), n * requests_per_client), n)))
+            served[n].append(measure(lambda: drive_clients(address, config, cases, references, max(2 * len(cases), n * requests_per_client), n, frontend)))
     return {"served": [_median_row(runs, clients=n) for n, runs in served.items()], "direct": [_median_row(runs, label=label) for label, runs in one_by_one.items()],
             "rounds": rounds, "quiet_cores": quiet_cores}
 
@@ -263,6 +268,7 @@ def run_load(address:str, # host:port of Triton's HTTP endpoint
              token:str|None=None, # the server's access token (its ready file), for the statistics
              server_pid:int|None=None, # for the memory samples
              min_snr_db:float=60.0, # an answer agrees with the direct conversion above this (float rounding of a batched run)
+             frontend:Callable|None=None, # how answers are compared (`_agreement`): waveform SNR, or the log-mel's through this front end
             )->dict[str, Any]: # the report
     "Warm up, run the load, send the bad requests, and check that the server still answers: every number measured here."
     import tritonclient.http as http
@@ -270,21 +276,21 @@ def run_load(address:str, # host:port of Triton's HTTP endpoint
     client = http.InferenceServerClient(address, network_timeout=300)
     if not client.is_server_ready() or not client.is_model_ready(model): raise AutovoiceError(f"{address}: Triton is not ready to serve {model!r}")
     for case in cases: infer(client, model, case)  # warm-up: every length once
-    drive_clients(address, config, cases, references, 8 * len(cases), concurrency)  # and at the load's concurrency: every runner set of the server meets the lengths and batch sizes (ONNX Runtime's arena grows for each new shape)
+    drive_clients(address, config, cases, references, 8 * len(cases), concurrency, frontend)  # and at the load's concurrency: every runner set of the server meets the lengths and batch sizes (ONNX Runtime's arena grows for each new shape)
     before = batch_counts(client, model, token) if token else {}
     rss, sampling = [], threading.Event()
     def sample():
         while not sampling.wait(0.25): rss.append(_tree_rss_mb(server_pid))
     sampler = threading.Thread(target=sample, daemon=True)
     if server_pid: rss.append(_tree_rss_mb(server_pid)); sampler.start()
-    results, wall = drive_clients(address, config, cases, references, requests, concurrency)
+    results, wall = drive_clients(address, config, cases, references, requests, concurrency, frontend)
     sampling.set()
     if server_pid: sampler.join(); rss.append(_tree_rss_mb(server_pid))
     after = batch_counts(client, model, token) if token else {}
     batches = {b: after.get(b, 0) - before.get(b, 0) for b in sorted(after) if after.get(b, 0) - before.get(b, 0)}
     bad = refusals(address, config, cases[0])
     still, error = infer(client, model, cases[0])
-    return {"concurrency": concurrency, "distinct_requests": len(cases), **_summary(results, wall, min_snr_db), "agreement_gate_db": min_snr_db,
+    return {"concurrency": concurrency, "distinct_requests": len(cases), **_summary(results, wall, min_snr_db), "agreement_gate_db": min_snr_db, "agreement": "log-mel SNR" if frontend else "waveform SNR",
             "batches": batches, "requests_batched": sum(b * n for b, n in batches.items() if b > 1), "max_batch_size": config.serving.max_batch_size,
             "max_queue_delay_us": config.serving.max_queue_delay_us, "instances": config.serving.instances,
             "rss_mb": {"start": rss[0], "half": rss[len(rss) // 2], "end": rss[-1], "peak": max(rss), "samples": len(rss),
@@ -360,6 +366,7 @@ def serve_and_load(python:str|Path, # the serve environment's interpreter
                    clients:Sequence[int]=(), # also the throughput curve at these client counts (`throughput_curve`)
                    serve_args:Sequence[str]=(), # flags for `serve` only (e.g. --instances 2)
                    quiet_cores:float|None=None, # the curve waits for a quiet machine before each measurement (`throughput_curve`)
+                   load_args:Sequence[str]=(), # flags for `load-test` only (e.g. --agreement-db 35)
                   )->dict[str, Any]: # {"load": `run_load`'s report, "server": `served`'s record without the token, "load_log": the load test's last lines}
     "Start `serve`, run `autovoice-trt load-test` against it from the same environment, stop it; everything measured in one run."
     http, grpc, metrics = free_ports(3)
@@ -369,7 +376,7 @@ def serve_and_load(python:str|Path, # the serve environment's interpreter
         run = subprocess.run([str(python), "-c", "import sys; from autovoice_trt.cli import main; sys.exit(main())", "load-test", "--ready-file",
                               server["ready_file"], *map(str, runner_args), "--requests", str(requests), "--concurrency", str(concurrency),
                               "--report", str(report_path), *(["--clients", *map(str, clients)] if clients else []),
-                              *(["--quiet-cores", str(quiet_cores)] if quiet_cores is not None else [])], capture_output=True, text=True, timeout=timeout_s)
+                              *(["--quiet-cores", str(quiet_cores)] if quiet_cores is not None else []), *map(str, load_args)], capture_output=True, text=True, timeout=timeout_s)
     report_dir = report_path.parent
     if not report_path.exists():
         raise AutovoiceError(f"load-test wrote no report (exit code {run.returncode}): " + " | ".join((run.stdout + run.stderr).strip().splitlines()[-3:]))

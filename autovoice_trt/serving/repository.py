@@ -108,7 +108,7 @@ def write_model_repository(graph_dir:str|Path, # a graph folder (`autovoice-trt 
     build = folder.engine_build(precision) if engine_dir is not None else None
     sources = {c: Path(engine_dir)/build["engines"][c]["file"] if build else folder.graph(c, precision) for c in COMPONENTS}  # every one checked before anything is written
     contracts = component_contracts(config.model) | {"conditioning": conditioning_contract(config.model)}
-    vc, delay = config.tensorrt.voice_conversion, config.serving.max_queue_delay_us
+    vc, delay = config.tensorrt.voice_conversion, config.serving.queue_delay_us()  # the ensemble: one chain
     batch = {c: min(r.max[0] for r in vc.profile(c).values()) for c in COMPONENTS}
     batch["conditioning"] = min(batch.values())
     written = {}

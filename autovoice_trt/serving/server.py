@@ -17,7 +17,7 @@ from ..backends.base import Runner, active
 from ..config import COMPONENTS, Config, ServingConfig
 from ..core import AutovoiceError, TensorSpec, logger, write_json_atomic
 from ..models.voice_model import check_speaker_embedding
-from ..pipeline import ConversionInputs, batch_limit, convert_batch, prepare_inputs
+from ..pipeline import ConversionInputs, batch_limit, convert_batch, prepare_inputs, runners_device
 from ..runtime import RunnerSpec, Workspace, make_runners
 
 # %% auto #0
@@ -41,12 +41,15 @@ class ConversionService:
         self.config, self.contracts = config, contracts
         self.runner_sets = [dict(runners)] if isinstance(runners, Mapping) else [dict(r) for r in runners]
         self.alone = dict(alone) if alone is not None else None
+        self.device = runners_device(self.runner_sets[0])  # where the rows are prepared (the torch pitch tracker on a GPU: `pitch_estimator` auto)
         vc = config.tensorrt.voice_conversion
         self.profiles = {c: vc.profile(c) for c in COMPONENTS}
         limit = min(batch_limit(r, contracts, self.profiles) for r in self.runner_sets + [self.alone or self.runner_sets[0]])
         if not 1 <= config.serving.max_batch_size <= limit:
             raise AutovoiceError(f"serving.max_batch_size: expected 1..{limit} (the batch maximum of every stage's optimization profile), got {config.serving.max_batch_size}")
         if config.serving.instances < 1: raise AutovoiceError(f"serving.instances: expected at least 1, got {config.serving.instances}")
+        if not (config.serving.max_queue_delay_us is None or config.serving.max_queue_delay_us >= 0):
+            raise AutovoiceError(f"serving.max_queue_delay_us: expected 0 or more, or null (chosen by the chain runs), got {config.serving.max_queue_delay_us}")
         if not config.serving.drain_seconds >= 0: raise AutovoiceError(f"serving.drain_seconds: expected 0 or more, got {config.serving.drain_seconds}")
         self.counts = {"requests": 0, "rows": 0, "refused_rows": 0, "calls": 0, "chain_batches": 0, "conversions": 0, "stopping_rows": 0}
         self.stopping:str|None = None  # once set (the drain time is over), every row is answered with it, unconverted
@@ -64,7 +67,8 @@ class ConversionService:
         speaker = check_speaker_embedding(np.asarray(speaker), m.speaker_dim, name="speaker_embedding")
         shift = np.asarray(pitch_shift).reshape(-1)
         if shift.size != 1: raise AutovoiceError(f"pitch_shift: expected one value per row, got {shift.size}")
-        return prepare_inputs(audio, m.output_sample_rate_hz, speaker, m, conversion, pitch_shift=float(shift[0]), source_name="source_audio")
+        return prepare_inputs(audio, m.output_sample_rate_hz, speaker, m, conversion, pitch_shift=float(shift[0]), source_name="source_audio",
+                              device=self.device)
 
 # %% ../../nbs/85_serving.ipynb #c0a1d2e5
 @patch
@@ -154,7 +158,7 @@ def _bind(triton, service:ConversionService):
     ins, outs = served_tensors(service.config)
     tensors = lambda specs: [Tensor(name=t.name, dtype=kinds[t.dtype], shape=t.dims) for t in specs]
     triton.bind(model_name=serving.model_name, infer_func=[service] * serving.instances, inputs=tensors(ins), outputs=tensors(outs), strict=True,
-                config=ModelConfig(max_batch_size=serving.max_batch_size, batcher=DynamicBatcher(max_queue_delay_microseconds=serving.max_queue_delay_us)))
+                config=ModelConfig(max_batch_size=serving.max_batch_size, batcher=DynamicBatcher(max_queue_delay_microseconds=serving.queue_delay_us(len(service.runner_sets)))))
 
 # %% ../../nbs/85_serving.ipynb #c0a1d2e8
 def _unload(serving, token:str):
@@ -246,12 +250,12 @@ def serve(service:ConversionService, # what Triton calls
             with running:
                 ready = {"pid": os.getpid(), "model": serving.model_name, "http": f"{serving.address}:{serving.http_port}",
                          "grpc": f"{serving.address}:{serving.grpc_port}", "access_token": token,
-                         "serving": {k: getattr(serving, k) for k in ("max_batch_size", "max_queue_delay_us", "instances", "drain_seconds")}
+                         "serving": {k: getattr(serving, k) for k in ("max_batch_size", "instances", "drain_seconds")} | {"max_queue_delay_us": serving.queue_delay_us(len(service.runner_sets))}
                                     | {"chains": len(service.runner_sets), "torch_threads": torch.get_num_threads(), "alone_set": service.alone is not None}}
                 if ready_file is not None:
                     write_json_atomic(ready_file, ready); os.chmod(ready_file, 0o600)
                 print(f"serving {serving.model_name} on http://{ready['http']} and grpc {ready['grpc']} (max batch {serving.max_batch_size}, "
-                      f"queue delay {serving.max_queue_delay_us} us, {serving.instances} instances, {len(service.runner_sets)} chain runs at once); SIGINT or SIGTERM stops it", flush=True)
+                      f"queue delay {serving.queue_delay_us(len(service.runner_sets))} us, {serving.instances} instances, {len(service.runner_sets)} chain runs at once); SIGINT or SIGTERM stops it", flush=True)
                 while not stop.wait(1.0):
                     if not triton.is_alive(): raise AutovoiceError("serve: Triton Inference Server stopped by itself (its log is above)")
                 print(f"stopping: no new requests; those in flight finish within {serving.drain_seconds:g} s (serving.drain_seconds), then Triton exits", flush=True)
