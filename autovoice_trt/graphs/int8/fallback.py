@@ -251,27 +251,27 @@ def search_conversion_fallback(sources:Mapping[str, str|Path], # component -> it
     with chain_runners(fp32, model.contracts) as runners, torch.inference_mode():
         references = [convert_prepared(runners, model, x) for x in inputs]
         shapes = {c: {k: list(v.shape) for k, v in f.items()} for c, f in stage_feeds(runners, inputs[:1], model.config.model).items() if c in COMPONENTS}
-    def quantize(c, excluded, tag, precision=FALLBACK_PRECISION):
-        return quantize_int8(fp32[c], work_dir/f"{c}.{tag}.onnx", ranges[c], methods[c], nodes_to_exclude=excluded, component=c,
-                             quantize_outputs=quantize_outputs, fallback_precision=precision)
+    quantize = lambda c, excluded, tag: quantize_int8(fp32[c], work_dir/f"{c}.{tag}.onnx", ranges[c], methods[c], nodes_to_exclude=excluded, component=c,
+                                                      quantize_outputs=quantize_outputs)  # the graphs `calibrate` writes: fallback in FALLBACK_PRECISION
     score = lambda graphs, order=range(len(inputs)), stop=None: conversion_snr_db(graphs, model, [inputs[i] for i in order], [references[i] for i in order], frontend, stop)
     groups = {c: quantizable_groups(fp32[c], c) for c in COMPONENTS}
     macs = {c: node_macs(fp32[c], shapes[c]) for c in COMPONENTS}
     all_int8 = score({c: quantize(c, [], "all_int8") for c in COMPONENTS})
     worst_first = sorted(range(len(inputs)), key=lambda i: all_int8[i])  # a trial that fails mostly fails on the first clip
     excluded = {c: [n for nodes in groups[c].values() for n in nodes] for c in COMPONENTS}
-    trial_graphs = {c: quantize(c, excluded[c], "chosen", "fp32") for c in COMPONENTS}  # trials keep the fallback fp32: fp16 weights cost 75-80 dB, far off the target
+    chosen = {c: quantize(c, excluded[c], "chosen") for c in COMPONENTS}
     order = sorted(((c, g, nodes, sum(macs[c][n] for n in nodes)) for c in COMPONENTS for g, nodes in groups[c].items()), key=lambda t: -t[3])
-    trials = []
+    trials, snr = [], None
     for c, group, nodes, group_macs in progress_bar(order, "int8 groups for the conversion", "group", progress, leave=False):
         trial_excluded = [n for n in excluded[c] if n not in nodes]
-        trial = score(trial_graphs | {c: quantize(c, trial_excluded, "trial", "fp32")}, worst_first, min_snr_db + margin_db)
+        trial_graph = quantize(c, trial_excluded, "trial")
+        trial = score(chosen | {c: trial_graph}, worst_first, min_snr_db + margin_db)
         kept = min(trial) >= min_snr_db + margin_db
-        if kept: excluded[c], trial_graphs[c] = trial_excluded, quantize(c, trial_excluded, "chosen", "fp32")
+        if kept: excluded[c], chosen[c], snr = trial_excluded, trial_graph.replace(chosen[c]), [trial[worst_first.index(i)] for i in range(len(inputs))]
         trials.append({"component": c, "group": group, "macs": group_macs, "worst_snr_db": min(trial), "clips_run": len(trial), "int8": kept})
         logger.info("int8 conversion search: %s %s in int8 -> %.2f dB: %s", c, group, min(trial), "kept" if kept else "kept out")
-    chosen = score({c: quantize(c, excluded[c], "chosen") for c in COMPONENTS})  # the graphs `calibrate` writes, fallback in FALLBACK_PRECISION
-    return {"nodes": excluded, "trials": trials, "snr_db_all_int8": all_int8, "snr_db": chosen, "target_snr_db": min_snr_db, "margin_db": margin_db,
+    snr = snr if snr is not None else score(chosen)  # no group kept: the all-fallback graphs, measured once
+    return {"nodes": excluded, "trials": trials, "snr_db_all_int8": all_int8, "snr_db": snr, "target_snr_db": min_snr_db, "margin_db": margin_db,
             "int8_share": {c: int8_share(fp32[c], c, excluded[c], shapes[c]) for c in COMPONENTS}}
 
 # %% ../../../nbs/38_int8_fallback.ipynb #9cabf579
