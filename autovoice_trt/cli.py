@@ -290,10 +290,15 @@ def cmd_calibrate(args)->int:
     report = calibrate(args.onnx_dir, args.audio_dir, args.cache, args.samples, args.config, progress=True,
                        weights=args.weights, seconds=args.seconds, components=args.components, fallback=not args.no_fallback)
     for name, g in report["graphs"].items():
-        snr = g["validation_snr_db"]
-        how = ("cache reused" if g["cache_reused"] else "calibrated") + (f", fallback: {', '.join(g['fallback_groups']) or 'none'}"
-              f" ({snr['all_int8']:.1f} -> {snr['with_fallback']:.1f} dB)" if snr else f", fallback from {g['fallback_file']}" if g["fallback_file"] else "")
+        snr, kept_out = g["validation_snr_db"], ", ".join(g["fallback_groups"] or []) or "none"
+        how = ("cache reused" if g["cache_reused"] else "calibrated") + (f", kept out of int8: {kept_out} ({snr['all_int8']:.1f} -> {snr['with_fallback']:.1f} dB)" if snr
+              else f", kept out of int8: {kept_out}" if g["fallback_groups"] is not None else f", fallback from {g['fallback_file']}" if g["fallback_file"] else "")
         print(f"{g['file']}: {g['method']}, {how}")
+    if report.get("conversion"):
+        conversion = report["conversion"]
+        print(f"the whole conversion, worst of {len(conversion['snr_db'])} validation clips: {min(conversion['snr_db_all_int8'].values()):.1f} dB all int8 -> "
+              f"{min(conversion['snr_db'].values()):.1f} dB (target {conversion['target_snr_db']:g} + {conversion['margin_db']:g}); "
+              f"{sum(s['macs_int8'] for s in conversion['int8_share'].values()) / sum(s['macs'] for s in conversion['int8_share'].values()):.1%} of its MACs in int8")
     placement = "Q/DQ on conv / matmul outputs too" if report["quantize_outputs"] else "Q/DQ on inputs and weights"
     print(f"cache {report['cache']} (method {report['method']}; {placement}); int8.json in {args.onnx_dir}; {report['seconds']:.1f} s")
     return 0

@@ -65,7 +65,8 @@ class CalibrationConfig:
     method:Literal["auto", "entropy", "percentile", "minmax"]; percentile:float; samples:int
     entropy_bins:int; entropy_quantized_bins:int # the entropy search: histogram bins, and the int8 bins each candidate is folded into
     quantize_outputs:bool # Q/DQ on convolution and matmul outputs too (ONNX Runtime's default); false: inputs and weights only
-    target_snr_db:float # the fallback search keeps groups fp32 until a component's validation SNR reaches this (plus a 2 dB margin)
+    target_snr_db:float # the per-component fallback search (a subset of components calibrated) keeps groups out of int8 until a component's validation SNR reaches this (plus a 2 dB margin)
+    conversion_target_snr_db:float # all five calibrated: groups stay out of int8 until the whole conversion's worst validation clip reaches this waveform log-mel SNR against fp32 (plus CONVERSION_MARGIN_DB); 0: per component only
     cache_path:str; seed:int
 
 # %% ../nbs/01_config.ipynb #e5931481

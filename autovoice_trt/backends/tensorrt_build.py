@@ -16,10 +16,11 @@ from ..config import Config, ShapeRange, config_hash, load_config
 from ..graphs.folder import PRECISIONS, GraphFolder, check_components, repair_command
 
 # %% auto #0
-__all__ = ['FLAVOURS', 'DTYPES_BY_TRT_NAME', 'ENGINE_METADATA_FORMAT', 'RUNTIMES_FOR', 'capturing_logger', 'interruptible_build',
-           'resolve_flavour', 'tensorrt_major', 'uses_precision_flags', 'parse_onnx', 'BuildReport',
-           'check_build_profile', 'trt_dtype_name', 'graph_precision', 'metadata_path', 'build_options_hash',
-           'read_engine_metadata', 'engine_problems', 'build_engine', 'ensure_engine', 'engine_file', 'build_engines']
+__all__ = ['FLAVOURS', 'DTYPES_BY_TRT_NAME', 'PRECISION_METADATA_KEY', 'ENGINE_METADATA_FORMAT', 'RUNTIMES_FOR',
+           'capturing_logger', 'interruptible_build', 'resolve_flavour', 'tensorrt_major', 'uses_precision_flags',
+           'parse_onnx', 'BuildReport', 'check_build_profile', 'trt_dtype_name', 'graph_precision', 'metadata_path',
+           'build_options_hash', 'read_engine_metadata', 'engine_problems', 'build_engine', 'ensure_engine',
+           'engine_file', 'build_engines']
 
 # %% ../../nbs/40_tensorrt_build.ipynb #29ba3ddf
 _LOGGERS:dict[str, Any] = {}
@@ -189,11 +190,15 @@ def trt_dtype_name(dtype)->str:
     name = str(dtype).split(".")[-1]
     return DTYPES_BY_TRT_NAME.get(name, name.lower())
 
+PRECISION_METADATA_KEY = "autovoice_trt.precision"  # a graph's declared precision (metadata_props): the int8 step marks its graphs, whose fallback may leave no Q/DQ
+
 def graph_precision(onnx_path:str|Path, # an exported graph
-                   )->str: # "int8" (has Q/DQ nodes), "fp16" (has float16 weights or casts), else "fp32"
-    "Which precision an ONNX graph computes in, read from its nodes and weights."
+                   )->str: # its declared precision (`PRECISION_METADATA_KEY`); else "int8" (has Q/DQ nodes), "fp16" (has float16 weights or casts), else "fp32"
+    "Which precision an ONNX graph computes in, read from its metadata, else its nodes and weights."
     import onnx
     model = onnx.load(str(onnx_path), load_external_data=False)
+    declared = {p.key: p.value for p in model.metadata_props}.get(PRECISION_METADATA_KEY)
+    if declared is not None: return declared
     ops = {n.op_type for n in model.graph.node}
     if {"QuantizeLinear", "DequantizeLinear"} & ops: return "int8"
     if any(initializer.data_type == onnx.TensorProto.FLOAT16 for initializer in model.graph.initializer): return "fp16"

@@ -206,14 +206,9 @@ CONVERSION_GATE_SEED = 930_000  # held-out sources: seeds no calibration, fallba
 def heldout_conversion_sources(sample_rate_hz:int, # the rate of the sources
                                seconds:float=2.0, # each source's length
                               )->dict[str, np.ndarray]: # name -> mono float32 audio
-    "Held-out sources of other kinds than the calibration set: unseen seeds, a random timbre, a high soprano, a level 12 dB lower, speech."
-    from autovoice_trt.audio.synth import random_voice, synth_singing
-    from autovoice_trt.audio.speech import SENTENCES, SPEECH_VOICES, synth_speech
-    s, n = CONVERSION_GATE_SEED, round(seconds * sample_rate_hz)
-    sing = lambda voice, seed: synth_singing(seconds, sample_rate_hz, voice, seed).audio
-    return {"bass, unseen seed": sing("bass", s + 1), "random timbre (vowels)": sing(random_voice(np.random.default_rng(s + 2)), s + 2),
-            "soprano, high": sing("soprano", s + 4), "alto, 12 dB lower": sing("alto", s + 3) * np.float32(10 ** (-12 / 20)),
-            "speech (espeak-ng en-us+f3)": np.pad(synth_speech(SENTENCES[3], SPEECH_VOICES[5], sample_rate_hz=sample_rate_hz), (0, n))[:n]}
+    "Held-out sources of other kinds than the calibration set (`varied_sources`): unseen seeds, a random timbre, a high soprano, a level 12 dB lower, speech."
+    from autovoice_trt.graphs.int8.data import varied_sources
+    return varied_sources(CONVERSION_GATE_SEED, sample_rate_hz, seconds, level_db=-12.0, sentence=3, speech_voice=5)
 
 def conversion_gate_rows(svc, # the converter
                          runners:Mapping[str, Mapping[str, Runner]], # variant -> runners; the first is the reference (fp32)

@@ -162,7 +162,7 @@ GATES = {  # SPEC s.4: a test or the benchmark fails below these
     "onnxruntime_fp32_end_to_end": Gate("ONNX Runtime fp32, end to end (log-mel)", min_snr_db=60.0),
     "fp16_component": Gate("fp16, per component", min_snr_db=40.0),
     "fp16_end_to_end": Gate("fp16, end to end (mel)", min_snr_db=35.0),
-    "int8_component": Gate("int8, per component", min_snr_db=22.0),  # SPEC s.4 says 20 dB; raised (issue 15): the least held with the fallback was 24.4 dB (vocoder, trained weights, 39_int8_calibrate) and 24.5 dB in 60_accuracy's smaller calibration
+    "int8_component": Gate("int8, per component", min_snr_db=20.0),  # SPEC s.4's 20 dB (issue 15 had raised it to 22): since issue 26 the fallback aims at the whole conversion, which leaves the reference weights' content encoder at 21.5 dB (tools/int8_quality.py, 2026-12-04) while their conversion holds 31.6 dB
     "int8_end_to_end": Gate("int8, end to end (mel)", min_snr_db=35.0),  # SPEC s.4 says 25 dB; raised (issue 15): 38.7 dB held (trained weights, 39_int8_calibrate)
 }
 SEED_TARGETS = {  # SPEC s.4: the seed's targets, reported pass / fail, never gating

@@ -13,22 +13,59 @@ import onnx
 
 from ... import core
 from ...core import AutovoiceError, check_output_dir, sha256_file
-from ...config import Config, load_config
+from ...config import COMPONENTS, Config, load_config
 from ...models.voice_model import VoiceModel
+from ...audio.synth import synth_singing
 from ..export import weights_sha256
 from ..folder import GraphFolder, check_components
-from .data import CalibrationLoader, audio_clips, synthetic_clips
+from .data import CalibrationClip, CalibrationLoader, audio_clips, synthetic_clips, varied_sources
 from .cache import METHODS, QUANT_OPS, CalibrationCache, method_options
 from .quantize import FALLBACK_PRECISION, quantize_int8, quantize_weights_int8
-from .fallback import choose_method, fallback_path, read_fallback, search_fallback, write_fallback
+from .fallback import choose_method, fallback_path, read_fallback, search_conversion_fallback, search_fallback, write_fallback
 from ...backends.tensorrt_build import capturing_logger, parse_onnx
 
 # %% auto #0
-__all__ = ['VALIDATION_SEED', 'calibrate', 'plot_activation_histograms', 'parse_layer_report', 'layer_precisions',
-           'precision_summary']
+__all__ = ['VALIDATION_SEED', 'VALIDATION_SECONDS', 'VALIDATION_SETS', 'VALIDATION_TARGETS', 'validation_clips', 'calibrate',
+           'plot_activation_histograms', 'parse_layer_report', 'layer_precisions', 'precision_summary']
+
+# %% ../../../nbs/39_int8_calibrate.ipynb #cal39h1
+def _reusable_fallback(path:Path, methods:Sequence[str], placement:bool, objective:str, target:float)->dict|None:
+    "The saved fallback when it was searched as this run would search it (method, Q/DQ placement, objective, target, precision), else None."
+    if not path.is_file(): return None
+    record = read_fallback(path)
+    fits = (record["method"] in methods and record["quantize_outputs"] == placement and record["objective"] == objective
+            and record["target_snr_db"] == target and record["fallback_precision"] == FALLBACK_PRECISION)
+    return record if fits else None
+
+def _search(whole:bool, fallback:bool, sources, ranges, methods, records, validation, svc, target:float, placement:bool, work_dir, progress:bool):
+    "Search the fallback where no saved one fits: the whole conversion's (all five at once, `search_conversion_fallback`), else each component's own."
+    if not fallback: return {}, None
+    if not whole:
+        return {name: search_fallback(sources[name], name, ranges[name], methods[name], validation.component(name), work_dir, target, progress=progress, quantize_outputs=placement)
+                for name in sources if records[name] is None}, None
+    found = search_conversion_fallback(sources, ranges, methods, svc, validation.clips, work_dir, target, quantize_outputs=placement, progress=progress)
+    clips = validation.fingerprint["names"]
+    searches = {c: {"nodes": found["nodes"][c], "groups": [t["group"] for t in found["trials"] if t["component"] == c and not t["int8"]]} for c in COMPONENTS}
+    return searches, {"target_snr_db": target, "margin_db": found["margin_db"], "trials": found["trials"], "int8_share": found["int8_share"]} | {
+        key: dict(zip(clips, found[key])) for key in ("snr_db", "snr_db_all_int8")}
 
 # %% ../../../nbs/39_int8_calibrate.ipynb #0a02dcd7
-VALIDATION_SEED = 10_000  # synthetic validation clips for the fallback search: seeds no calibration set uses
+VALIDATION_SEED = 10_000  # validation sources for the method choice and the fallback search: seeds no calibration set uses
+
+VALIDATION_SECONDS = 2.0  # each validation clip's length, whatever the calibration clips' (a conversion is judged whole; the held-out gate's are 2 s too)
+VALIDATION_SETS = ({"level_db": -9.0, "sentence": 0, "speech_voice": 1}, {"level_db": -6.0, "sentence": 1, "speech_voice": 4})  # a male and a female speaker; the held-out gate's are another sentence and speaker
+VALIDATION_TARGETS = (("soprano", 9), ("tenor", 8))  # (voice, seed offset): the speakers validation converts to, in turn (the held-out gate converts to another soprano)
+
+def validation_clips(model, # the `VoiceModel`: its speaker encoder makes the targets
+                     seconds:float, sample_rate_hz:int)->tuple[list[CalibrationClip], dict]: # (clips, fingerprint)
+    "The fallback search's validation clips: `varied_sources` at `VALIDATION_SEED` upward (other levels, sentences and speakers than the held-out gate's), each converted to another singer."
+    targets = [model.speaker_embedding(synth_singing(3.0, sample_rate_hz, voice, VALIDATION_SEED + offset).audio, sample_rate_hz) for voice, offset in VALIDATION_TARGETS]
+    clips = []
+    for k, kind in enumerate(VALIDATION_SETS):
+        for name, audio in varied_sources(VALIDATION_SEED + 10 * k, sample_rate_hz, seconds, **kind).items():
+            clips.append(CalibrationClip(f"{name}, set {k}", audio, sample_rate_hz, VALIDATION_SEED + len(clips), targets[len(clips) % len(targets)]))
+    return clips, {"kind": "varied_sources", "seed": VALIDATION_SEED, "sets": list(VALIDATION_SETS), "targets": [list(t) for t in VALIDATION_TARGETS],
+                   "seconds": seconds, "sample_rate_hz": sample_rate_hz, "names": [c.name for c in clips]}
 
 def calibrate(onnx_dir:str|Path, # a graph folder written by `export`: the int8 graphs go beside the fp32 ones, where `build` finds them
               audio_dir:str|Path|None=None, # a folder of WAV/FLAC; None: the synthetic singer
@@ -37,11 +74,10 @@ def calibrate(onnx_dir:str|Path, # a graph folder written by `export`: the int8 
               config:Config|str|Path|None=None, # the config the graphs were exported with
               progress:bool=True, # tqdm bars
               weights:str|Path|None=None, # the weights the graphs were exported from; None: those the manifest records
-              seconds:float=2.0, # clip length (synthetic clips; folder clips are cropped to it)
+              seconds:float=2.0, # calibration clip length (synthetic clips; folder clips are cropped to it)
               components:Sequence[str]|None=None, # subset of COMPONENTS
-              fallback:bool=True, # search (or reuse) the fallback per component
-              validation_clips:int=2, # synthetic validation clips for the method choice and the fallback search
-             )->dict: # report: per component, files, cache reused or why not, fallback groups, SNRs; also `int8.json`
+              fallback:bool=True, # search (or reuse) the fallback: the whole conversion's with all five, else per component
+             )->dict: # report: per component, files, cache reused or why not, fallback groups, SNRs; the conversion search; also `int8.json`
     "Calibrate the exported graphs and write int8 Q/DQ graphs (with fallback), weight-only int8 graphs and the cache."
     t0 = time.perf_counter()
     cfg = config if isinstance(config, Config) else load_config(config)
@@ -67,48 +103,42 @@ def calibrate(onnx_dir:str|Path, # a graph folder written by `export`: the int8 
             raise AutovoiceError(f"graph {sources[name].name!r} holds other weights than these ({folder.manifest.get('weights', '?')} in the manifest); pass the weights it was exported from")
     loader = CalibrationLoader(svc, clips, fingerprint, progress)
     store.path.parent.mkdir(parents=True, exist_ok=True)
-    validation = None
-    def validation_feeds(name):
-        nonlocal validation
-        if validation is None:
-            v_clips, v_print = synthetic_clips(validation_clips, seconds, VALIDATION_SEED, cfg.model.output_sample_rate_hz, voice_offset=1)
-            validation = CalibrationLoader(svc, v_clips, v_print, progress=False)
-        return validation.component(name)
+    validation = CalibrationLoader(svc, *validation_clips(svc, VALIDATION_SECONDS, cfg.model.output_sample_rate_hz), progress=False)  # feeds computed on first use
     placement = settings.quantize_outputs
-    report:dict[str, Any] = {"method": settings.method, "quantize_outputs": placement, "data": fingerprint, "cache": str(store.path), "graphs": {}}
-    steps = core.progress_bar(wanted, "int8 graphs", "graph", progress)
-    for name in steps:
-        source = sources[name]
-        steps.set_postfix_str(f"{name}: ranges")
-        by_method = {m: store.ranges(name, source, m, lambda: loader.reader(name), progress) for m in methods}
-        fallback_file = fallback_path(output_dir, name)
-        reused = all(store.reused[(name, m)] for m in methods)
-        record = read_fallback(fallback_file) if reused and fallback and fallback_file.is_file() else None
-        if record is not None and (record["method"] not in methods or record["quantize_outputs"] != placement or record["target_snr_db"] != settings.target_snr_db
-                                   or record["fallback_precision"] != FALLBACK_PRECISION): record = None
-        method, method_snr, search = methods[0], None, None
-        with tempfile.TemporaryDirectory(prefix="autovoice-int8-") as tmp:
-            if record is not None: method = record["method"]
-            elif len(methods) > 1:
+    whole = fallback and bool(settings.conversion_target_snr_db) and set(wanted) == set(COMPONENTS)  # the conversion's search needs the whole chain
+    objective, target = ("conversion", settings.conversion_target_snr_db) if whole else ("component", settings.target_snr_db)
+    report:dict[str, Any] = {"method": settings.method, "quantize_outputs": placement, "data": fingerprint, "cache": str(store.path),
+                             "validation": validation.fingerprint, "fallback_objective": objective if fallback else None, "graphs": {}}
+    steps = core.progress_bar(wanted, "int8 ranges", "graph", progress)
+    by_method, records, method, method_snr, reused = {}, {}, {}, {}, {}
+    with tempfile.TemporaryDirectory(prefix="autovoice-int8-") as tmp:
+        for name in steps:
+            steps.set_postfix_str(f"{name}: ranges")
+            by_method[name] = {m: store.ranges(name, sources[name], m, lambda: loader.reader(name), progress) for m in methods}
+            reused[name] = all(store.reused[(name, m)] for m in methods)
+            records[name] = _reusable_fallback(fallback_path(output_dir, name), methods, placement, objective, target) if reused[name] and fallback else None
+            method[name], method_snr[name] = (records[name]["method"], None) if records[name] else (methods[0], None)
+            if records[name] is None and len(methods) > 1:
                 steps.set_postfix_str(f"{name}: method")
-                method, method_snr = choose_method(source, name, by_method, validation_feeds(name), tmp, placement)
-            if fallback and record is None:
-                steps.set_postfix_str(f"{name}: fallback search")
-                search = search_fallback(source, name, by_method[method], method, validation_feeds(name), tmp, settings.target_snr_db, progress=progress, quantize_outputs=placement)
-        nodes = record["nodes"] if record is not None else search["nodes"] if search else []
-        if fallback: write_fallback(fallback_file, method, placement, nodes, settings.target_snr_db)
-        steps.set_postfix_str(f"{name}: int8 graphs")
-        int8_path = quantize_int8(source, output_dir/f"{name}.int8.onnx", by_method[method], method, nodes_to_exclude=nodes, component=name, quantize_outputs=placement)
+                method[name], method_snr[name] = choose_method(sources[name], name, by_method[name], validation.component(name), tmp, placement)
+        ranges = {name: by_method[name][method[name]] for name in wanted}
+        searches, conversion = _search(whole and any(r is None for r in records.values()), fallback, sources, ranges, method, records, validation,
+                                       svc, target, placement, tmp, progress)
+    nodes = {name: (records[name]["nodes"] if records[name] and name not in searches else searches[name]["nodes"] if name in searches else []) for name in wanted}
+    for name in core.progress_bar(wanted, "int8 graphs", "graph", progress):
+        source, fallback_file, search = sources[name], fallback_path(output_dir, name), searches.get(name)
+        if fallback: write_fallback(fallback_file, method[name], placement, nodes[name], target, objective=objective)
+        int8_path = quantize_int8(source, output_dir/f"{name}.int8.onnx", ranges[name], method[name], nodes_to_exclude=nodes[name], component=name, quantize_outputs=placement)
         weights = quantize_weights_int8(source, output_dir/f"{name}.int8_weights.onnx", component=name)
         report["graphs"][name] = {"file": int8_path.name, "sha256": sha256_file(int8_path), "source_sha256": sha256_file(source),
                                   "weights_file": f"{name}.int8_weights.onnx", "weights_sha256": sha256_file(output_dir/f"{name}.int8_weights.onnx"), "weight_bytes": weights,
-                                  "cache_reused": reused, "method": method, "method_snr_db": method_snr,
-                                  "fallback_file": fallback_file.name if fallback else None, "fallback_nodes": nodes,
+                                  "cache_reused": reused[name], "method": method[name], "method_snr_db": method_snr[name],
+                                  "fallback_file": fallback_file.name if fallback else None, "fallback_nodes": nodes[name],
                                   "fallback_groups": search["groups"] if search else None,
-                                  "validation_snr_db": {"all_int8": search["snr_db_before"], "with_fallback": search["snr_db_after"]} if search else None,
-                                  "sensitivity": [{k: v for k, v in r.items() if k != "nodes"} | {"nodes": len(r["nodes"])} for r in search["sensitivity"]] if search else None}
+                                  "validation_snr_db": {"all_int8": search["snr_db_before"], "with_fallback": search["snr_db_after"]} if search and "snr_db_before" in search else None,
+                                  "sensitivity": [{k: v for k, v in r.items() if k != "nodes"} | {"nodes": len(r["nodes"])} for r in search["sensitivity"]] if search and "sensitivity" in search else None}
     store.save()
-    report["seconds"] = time.perf_counter() - t0
+    report["conversion"], report["seconds"] = conversion, time.perf_counter() - t0
     return folder.record("int8", report.pop("graphs"), **report)
 
 # %% ../../../nbs/39_int8_calibrate.ipynb #2bf17943

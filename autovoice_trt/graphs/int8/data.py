@@ -16,11 +16,11 @@ from ...config import COMPONENTS
 from ...audio.io import load_audio
 from ...audio.synth import synth_singing
 from ...backends.pytorch import torch_runners
-from ...pipeline import prepare_inputs, stage_feeds
+from ...pipeline import ConversionInputs, prepare_inputs, stage_feeds
 
 # %% auto #0
-__all__ = ['AUDIO_SUFFIXES', 'SYNTHETIC_VOICES', 'CalibrationClip', 'audio_clips', 'synthetic_clips', 'component_feeds',
-           'ComponentDataReader', 'CalibrationLoader']
+__all__ = ['AUDIO_SUFFIXES', 'SYNTHETIC_VOICES', 'CalibrationClip', 'audio_clips', 'synthetic_clips', 'varied_sources',
+           'clip_inputs', 'component_feeds', 'ComponentDataReader', 'CalibrationLoader']
 
 # %% ../../../nbs/35_int8_data.ipynb #e4dffca1
 AUDIO_SUFFIXES = (".wav", ".flac")  # what `load_audio` (libsndfile) reads
@@ -34,6 +34,7 @@ class CalibrationClip:
     audio:np.ndarray # float32 mono
     sample_rate_hz:int
     seed:int # seeds the clip's prior noise (and the synthetic singer)
+    target:np.ndarray|None=None # the [speaker_dim] embedding a conversion of it goes to; None: the clip's own voice (calibration)
 
 def audio_clips(audio_dir:str|Path, # a folder holding WAV / FLAC files (searched recursively)
                 samples:int|None=None, # use the first `samples` readable files (sorted by name); None: all
@@ -79,18 +80,40 @@ def synthetic_clips(samples:int=8, # how many clips
     return clips, {"kind": "synthetic", "generator": "autovoice_trt.audio.synth_singing", "samples": samples, "seconds": seconds,
                    "seed": seed, "sample_rate_hz": sample_rate_hz, "voice_offset": voice_offset}
 
+# %% ../../../nbs/35_int8_data.ipynb #vs35a02
+def varied_sources(seed:int, # the singing seeds are seed+1 .. seed+4
+                   sample_rate_hz:int, seconds:float=2.0, # the sources' rate and length
+                   level_db:float=-12.0, # the alto's level against the synthetic singer's
+                   sentence:int=3, speech_voice:int=5, # indices into `SENTENCES` and `SPEECH_VOICES` (espeak-ng)
+                  )->dict[str, np.ndarray]: # name -> mono float32 audio of `seconds`
+    "Five sources of other kinds than the calibration singers: an unseen seed, a random timbre, a high soprano, a quieter alto, speech."
+    from autovoice_trt.audio.synth import random_voice
+    from autovoice_trt.audio.speech import SENTENCES, SPEECH_VOICES, synth_speech
+    n = round(seconds * sample_rate_hz)
+    sing = lambda voice, s: synth_singing(seconds, sample_rate_hz, voice, s).audio
+    speech = synth_speech(SENTENCES[sentence], SPEECH_VOICES[speech_voice], sample_rate_hz=sample_rate_hz)
+    return {"bass, unseen seed": sing("bass", seed + 1), "random timbre (vowels)": sing(random_voice(np.random.default_rng(seed + 2)), seed + 2),
+            "soprano, high": sing("soprano", seed + 4), f"alto, {-level_db:g} dB lower": sing("alto", seed + 3) * np.float32(10 ** (level_db / 20)),
+            f"speech (espeak-ng {SPEECH_VOICES[speech_voice]})": np.pad(speech, (0, n))[:n]}
+
 # %% ../../../nbs/35_int8_data.ipynb #1310f2bd
+def clip_inputs(model, # a `VoiceModel`
+                clip:CalibrationClip, # the audio
+                speaker=None, # the target embedding; None: the clip's `target`, else its own voice (through the speaker encoder)
+               )->ConversionInputs: # as `SingingVoiceConverter.convert` prepares its source
+    "One clip prepared as a conversion prepares its source: resampled, f0 from the pitch estimator, the target speaker, prior noise from the clip's seed."
+    speaker = speaker if speaker is not None else clip.target if clip.target is not None else model.speaker_embedding(clip.audio, clip.sample_rate_hz)
+    return prepare_inputs(clip.audio, clip.sample_rate_hz, speaker, model.config.model, model.config.conversion, seed=clip.seed)
+
 @torch.inference_mode()
 def component_feeds(model, # a `VoiceModel` (the weights the graphs were exported from)
                     clip:CalibrationClip, # the audio
                     runners:Mapping[str, Any]|None=None, # PyTorch fp32 runners per component; None: made from `model`
-                    speaker=None, # the target embedding; None: the clip's own (its voice through the speaker encoder)
+                    speaker=None, # as `clip_inputs`
                    )->dict[str, dict[str, torch.Tensor]]: # component (and "pipeline") -> its feed, batch 1, on the host
     "Every component's feed for one clip: the pipeline's input preparation and stage chain, as a conversion of it runs."
     runners = runners or torch_runners(model.export_modules(), model.contracts)
-    speaker = model.speaker_embedding(clip.audio, clip.sample_rate_hz) if speaker is None else speaker
-    inputs = prepare_inputs(clip.audio, clip.sample_rate_hz, speaker, model.config.model, model.config.conversion, seed=clip.seed)
-    return stage_feeds(runners, [inputs], model.config.model)
+    return stage_feeds(runners, [clip_inputs(model, clip, speaker)], model.config.model)
 
 # %% ../../../nbs/35_int8_data.ipynb #66edde97
 class ComponentDataReader:

@@ -4,22 +4,25 @@
 
 # %% ../../../nbs/38_int8_fallback.ipynb #98885edd
 from __future__ import annotations
-import json, math, re
+import contextlib, json, math, re
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import onnx
 import torch
 
 from ...core import AutovoiceError, logger, progress_bar
+from ...config import COMPONENTS
 from ...evaluation.compare import GATES
 from .cache import QUANT_OPS
 from .quantize import ALWAYS_FP32, FALLBACK_PRECISION, quantize_int8
 
 # %% auto #0
-__all__ = ['node_group', 'quantizable_groups', 'node_weight_bytes', 'cpu_outputs', 'int8_snr_db', 'group_sensitivity',
-           'choose_method', 'fallback_path', 'write_fallback', 'read_fallback', 'search_fallback', 'plot_sensitivity']
+__all__ = ['CONVERSION_MARGIN_DB', 'node_group', 'quantizable_groups', 'node_weight_bytes', 'cpu_outputs', 'int8_snr_db',
+           'group_sensitivity', 'choose_method', 'fallback_path', 'write_fallback', 'read_fallback', 'search_fallback',
+           'node_macs', 'int8_share', 'chain_runners', 'convert_prepared', 'conversion_snr_db',
+           'search_conversion_fallback', 'plot_sensitivity']
 
 # %% ../../../nbs/38_int8_fallback.ipynb #8c5a9030
 def node_group(component:str, node_name:str)->str:
@@ -109,13 +112,15 @@ def fallback_path(graph_dir:str|Path, component:str)->Path: return Path(graph_di
 def write_fallback(path:str|Path, method:str, quantize_outputs:bool, nodes:Sequence[str],
                    target_snr_db:float, # the SNR the search aimed at (a fallback searched for another target is not reused)
                    fallback_precision:str=FALLBACK_PRECISION, # what the nodes kept out of int8 compute in (`quantize_int8`)
+                   objective:str="component", # what the target judged: "component" (its own output) or "conversion" (the whole chain's log-mel)
                   )->Path:
-    "Record how a component's int8 graph was made: the method, the Q/DQ placement, the search's target, the nodes kept out of int8 and their precision."
+    "Record how a component's int8 graph was made: the method, the Q/DQ placement, the search's objective and target, the nodes kept out of int8 and their precision."
     from autovoice_trt.core import write_json_atomic
+    if objective not in ("component", "conversion"): raise AutovoiceError(f"objective: expected 'component' or 'conversion', got {objective!r}")
     return write_json_atomic(path, {"method": method, "quantize_outputs": quantize_outputs, "target_snr_db": float(target_snr_db), "nodes": list(nodes),
-                                    "fallback_precision": fallback_precision})
+                                    "fallback_precision": fallback_precision, "objective": objective})
 
-def read_fallback(path:str|Path)->dict[str, Any]: # {"method", "quantize_outputs", "target_snr_db", "nodes", "fallback_precision" (fp32 in files written before it was recorded)}
+def read_fallback(path:str|Path)->dict[str, Any]: # {"method", "quantize_outputs", "target_snr_db", "nodes", "fallback_precision", "objective"} (fp32 and component in files written before they were recorded)
     "What a fallback file records (`quantize_int8(..., method, nodes_to_exclude=f['nodes'], quantize_outputs=f['quantize_outputs'])` reproduces the graph)."
     path = Path(path)
     try: record = json.loads(path.read_text())
@@ -125,7 +130,7 @@ def read_fallback(path:str|Path)->dict[str, Any]: # {"method", "quantize_outputs
             and isinstance(record.get("target_snr_db"), float) and isinstance(record.get("nodes"), list) and all(isinstance(n, str) for n in record["nodes"])):
         raise AutovoiceError(f"fallback file {str(path)!r}: expected an object with method, quantize_outputs, target_snr_db and a list of node names "
                              f"(got {type(record).__name__}; a list is an older version's file): run calibrate again")
-    return record | {"fallback_precision": record.get("fallback_precision", "fp32")}
+    return record | {"fallback_precision": record.get("fallback_precision", "fp32"), "objective": record.get("objective", "component")}
 
 def search_fallback(onnx_path:str|Path, component:str, ranges:Mapping, method:str,
                     feeds:Sequence[Mapping[str, Any]], # validation feeds
@@ -152,6 +157,122 @@ def search_fallback(onnx_path:str|Path, component:str, ranges:Mapping, method:st
         logger.info("int8 fallback %s: %s kept out of int8 -> %.2f dB", component, row["group"], snr)
     return {"component": component, "method": method, "quantize_outputs": quantize_outputs, "nodes": excluded, "groups": groups,
             "snr_db_before": first, "snr_db_after": snr, "sensitivity": sensitivity}
+
+# %% ../../../nbs/38_int8_fallback.ipynb #cf38a02
+CONVERSION_MARGIN_DB = 3.0  # the conversion search aims this far above its target on the validation clips: the held-out clips came out 1.8 dB under the validation set's worst (2026-12-04)
+
+def node_macs(onnx_path:str|Path, # a graph
+              input_shapes:Mapping[str, Sequence[int]], # input name -> a concrete shape (one clip's feed)
+             )->dict[str, int]: # `QUANT_OPS` node -> its multiply-accumulates at those shapes
+    "Multiply-accumulates of every conv / matmul node at concrete input shapes, from ONNX shape inference."
+    model = onnx.load(str(onnx_path), load_external_data=False)
+    for i in model.graph.input:
+        if i.name not in input_shapes: continue
+        for dim, size in zip(i.type.tensor_type.shape.dim, input_shapes[i.name]): dim.ClearField("dim_param"); dim.dim_value = int(size)
+    model = onnx.shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
+    shape = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim] for v in [*model.graph.value_info, *model.graph.input, *model.graph.output]}
+    shape |= {i.name: list(i.dims) for i in model.graph.initializer}
+    shape |= {n.output[0]: list(a.t.dims) for n in model.graph.node if n.op_type == "Constant" for a in n.attribute if a.name == "value"}
+    macs = {}
+    for n in model.graph.node:
+        if n.op_type not in QUANT_OPS: continue
+        x, w, y = (shape.get(t) for t in (n.input[0], n.input[1], n.output[0]))
+        if not (x and w and y) or 0 in x + w + y: raise AutovoiceError(f"graph {str(onnx_path)!r}: node {n.name!r} has no inferred shape at {dict(input_shapes)}")
+        if n.op_type == "ConvTranspose": macs[n.name] = int(np.prod(x)) * int(np.prod(w[1:]))  # each input element scatters into C_out/groups x kernel outputs
+        elif n.op_type == "Conv": macs[n.name] = int(np.prod(y)) * int(np.prod(w[1:]))
+        else: macs[n.name] = int(np.prod(y)) * (x[0] if any(a.name == "transA" and a.i for a in n.attribute) else x[-1])  # MatMul / Gemm: the shared dimension
+    return macs
+
+# %% ../../../nbs/38_int8_fallback.ipynb #cf38a04
+def int8_share(onnx_path:str|Path, # the fp32 graph
+               component:str, fallback_nodes:Sequence[str], # the nodes kept out of int8
+               input_shapes:Mapping[str, Sequence[int]], # one clip's feed shapes (`node_macs`)
+              )->dict[str, int]: # multiply-accumulates and weight bytes (fp32) of the conv / matmul nodes: in int8, and all of them
+    "How much of a component's compute and weights the int8 graph computes in int8 (the rest: the fallback, and `ALWAYS_FP32`)."
+    macs, weights, fallback = node_macs(onnx_path, input_shapes), node_weight_bytes(onnx_path), set(fallback_nodes)
+    int8 = [n for nodes in quantizable_groups(onnx_path, component).values() for n in nodes if n not in fallback]
+    return {"macs_int8": sum(macs[n] for n in int8), "macs": sum(macs.values()),
+            "weight_bytes_int8": sum(weights[n] for n in int8), "weight_bytes": sum(weights[n] for n in macs)}
+
+@contextlib.contextmanager
+def chain_runners(graphs:Mapping[str, str|Path], # component -> the graph to run
+                  contracts:Mapping, # component -> its contract (`VoiceModel.contracts`)
+                 ):
+    "ONNX Runtime CPU runners of these graphs, active inside the `with` block and freed after it."
+    from autovoice_trt.backends.onnxruntime import OnnxRuntimeRunner
+    runners = {c: OnnxRuntimeRunner(graphs[c], contracts[c]) for c in COMPONENTS}
+    try:
+        for r in runners.values(): r.activate()
+        yield runners
+    finally:
+        for r in runners.values(): r.deactivate()
+
+def convert_prepared(runners:Mapping[str, Any], model, # the runners; the `VoiceModel` (config, contracts)
+                     inputs, # `ConversionInputs` (`clip_inputs`)
+                    )->np.ndarray: # float32 audio at the output rate
+    "What `SingingVoiceConverter.convert` returns for prepared inputs on these runners: the chain over chunks, cross-faded, in the source's loudness."
+    from autovoice_trt.pipeline import convert_inputs
+    vc = model.config.tensorrt.voice_conversion
+    return convert_inputs(runners, inputs, model.config.model, model.config.conversion, model.contracts, {c: vc.profile(c) for c in COMPONENTS})
+
+@torch.inference_mode()
+def conversion_snr_db(graphs:Mapping[str, str|Path], # component -> the graph to run (ONNX Runtime CPU)
+                      model, inputs:Sequence, # the `VoiceModel`; prepared clips (`clip_inputs`)
+                      references:Sequence[np.ndarray], # the fp32 graphs' conversions of them (`convert_prepared`)
+                      frontend:Callable, # log-mel of output audio (`output_frontend`)
+                      stop_below:float|None=None, # stop at the first clip under this (a search that only needs to know)
+                     )->list[float]: # per clip in order (up to the stop), the log-mel SNR of the conversion in dB
+    "Convert each prepared clip on these graphs and compare with its reference as log-mel SNR (SPEC s.4): what the user gets."
+    from autovoice_trt.evaluation.compare import log_mel_snr_db
+    snr = []
+    with chain_runners(graphs, model.contracts) as runners:
+        for x, reference in zip(inputs, references):
+            snr.append(log_mel_snr_db(reference, convert_prepared(runners, model, x), frontend))
+            if stop_below is not None and snr[-1] < stop_below: break
+    return snr
+
+# %% ../../../nbs/38_int8_fallback.ipynb #cf38a05
+def search_conversion_fallback(sources:Mapping[str, str|Path], # component -> its fp32 graph (all five)
+                               ranges:Mapping[str, Mapping], methods:Mapping[str, str], # component -> its ranges and their method
+                               model, # the `VoiceModel` the graphs were exported from (config, contracts, speaker encoder)
+                               clips:Sequence, # validation `CalibrationClip`s, each with its `target` (not calibration, never the held-out gate's)
+                               work_dir:str|Path, # for the trial graphs
+                               min_snr_db:float, # the target: the worst clip's log-mel SNR against the fp32 graphs' conversion
+                               margin_db:float=CONVERSION_MARGIN_DB, # the search aims this much above the target
+                               quantize_outputs:bool=False, # Q/DQ placement (`quantize_int8`)
+                               progress:bool=False, # a bar over the groups
+                              )->dict: # per component the nodes kept out of int8 and its int8 share; each group's trial; per clip the SNR all int8 and chosen
+    "Bring groups into int8, most multiply-accumulates first, keeping each only while the whole conversion's worst validation clip stays at the target plus margin."
+    from autovoice_trt.graphs.int8.data import clip_inputs
+    from autovoice_trt.models.frontend import output_frontend
+    from autovoice_trt.pipeline import stage_feeds
+    work_dir, fp32, frontend = Path(work_dir), {c: Path(sources[c]) for c in COMPONENTS}, output_frontend(model.config.model).eval()
+    inputs = [clip_inputs(model, clip) for clip in clips]
+    with chain_runners(fp32, model.contracts) as runners, torch.inference_mode():
+        references = [convert_prepared(runners, model, x) for x in inputs]
+        shapes = {c: {k: list(v.shape) for k, v in f.items()} for c, f in stage_feeds(runners, inputs[:1], model.config.model).items() if c in COMPONENTS}
+    quantize = lambda c, excluded, tag: quantize_int8(fp32[c], work_dir/f"{c}.{tag}.onnx", ranges[c], methods[c], nodes_to_exclude=excluded, component=c,
+                                                      quantize_outputs=quantize_outputs)  # the graphs `calibrate` writes: fallback in FALLBACK_PRECISION
+    score = lambda graphs, order=range(len(inputs)), stop=None: conversion_snr_db(graphs, model, [inputs[i] for i in order], [references[i] for i in order], frontend, stop)
+    groups = {c: quantizable_groups(fp32[c], c) for c in COMPONENTS}
+    macs = {c: node_macs(fp32[c], shapes[c]) for c in COMPONENTS}
+    all_int8 = score({c: quantize(c, [], "all_int8") for c in COMPONENTS})
+    worst_first = sorted(range(len(inputs)), key=lambda i: all_int8[i])  # a trial that fails mostly fails on the first clip
+    excluded = {c: [n for nodes in groups[c].values() for n in nodes] for c in COMPONENTS}
+    chosen = {c: quantize(c, excluded[c], "chosen") for c in COMPONENTS}
+    order = sorted(((c, g, nodes, sum(macs[c][n] for n in nodes)) for c in COMPONENTS for g, nodes in groups[c].items()), key=lambda t: -t[3])
+    trials, snr = [], None
+    for c, group, nodes, group_macs in progress_bar(order, "int8 groups for the conversion", "group", progress, leave=False):
+        trial_excluded = [n for n in excluded[c] if n not in nodes]
+        trial_graph = quantize(c, trial_excluded, "trial")
+        trial = score(chosen | {c: trial_graph}, worst_first, min_snr_db + margin_db)
+        kept = min(trial) >= min_snr_db + margin_db
+        if kept: excluded[c], chosen[c], snr = trial_excluded, trial_graph.replace(chosen[c]), [trial[worst_first.index(i)] for i in range(len(inputs))]
+        trials.append({"component": c, "group": group, "macs": group_macs, "worst_snr_db": min(trial), "clips_run": len(trial), "int8": kept})
+        logger.info("int8 conversion search: %s %s in int8 -> %.2f dB: %s", c, group, min(trial), "kept" if kept else "kept out")
+    snr = snr if snr is not None else score(chosen)  # no group kept: the all-fallback graphs, measured once
+    return {"nodes": excluded, "trials": trials, "snr_db_all_int8": all_int8, "snr_db": snr, "target_snr_db": min_snr_db, "margin_db": margin_db,
+            "int8_share": {c: int8_share(fp32[c], c, excluded[c], shapes[c]) for c in COMPONENTS}}
 
 # %% ../../../nbs/38_int8_fallback.ipynb #9cabf579
 def plot_sensitivity(rows:Sequence[Mapping]):

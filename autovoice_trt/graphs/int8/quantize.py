@@ -53,6 +53,13 @@ def _fallback_fp16(path:Path, nodes:Sequence[str]):
     _restore_float_outputs(model, original); _remove_cast_round_trips(model)
     onnx.save(model, str(path))
 
+def _declare_int8(path:Path):
+    "Mark the graph int8 in its metadata (`graph_precision` reads it): a fallback can leave a component with no Q/DQ at all, and it is still the int8 step's graph."
+    from autovoice_trt.backends.tensorrt_build import PRECISION_METADATA_KEY
+    model = onnx.load(str(path))
+    onnx.helper.set_model_props(model, {p.key: p.value for p in model.metadata_props} | {PRECISION_METADATA_KEY: "int8"})
+    onnx.save(model, str(path))
+
 def quantize_int8(onnx_path:str|Path, # the fp32 graph
                   output_path:str|Path, # the Q/DQ graph (written atomically)
                   ranges:Mapping[str, Sequence[float]], # from `calibrate_ranges` or the cache
@@ -77,6 +84,7 @@ def quantize_int8(onnx_path:str|Path, # the fp32 graph
                             extra_options={"ActivationSymmetric": True, "WeightSymmetric": True, "QuantizeBias": False,
                                            "OpTypesToExcludeOutputQuantization": [] if quantize_outputs else list(QUANT_OPS)})
             if fallback and fallback_precision == "fp16": _fallback_fp16(Path(out), fallback)
+            _declare_int8(Path(out))
     return Path(output_path)
 
 # %% ../../../nbs/37_int8_quantize.ipynb #2f7a4afc
