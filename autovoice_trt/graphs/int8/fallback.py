@@ -4,7 +4,7 @@
 
 # %% ../../../nbs/38_int8_fallback.ipynb #98885edd
 from __future__ import annotations
-import contextlib, json, math, re
+import json, math, re
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -194,18 +194,13 @@ def int8_share(onnx_path:str|Path, # the fp32 graph
     return {"macs_int8": sum(macs[n] for n in int8), "macs": sum(macs.values()),
             "weight_bytes_int8": sum(weights[n] for n in int8), "weight_bytes": sum(weights[n] for n in macs)}
 
-@contextlib.contextmanager
 def chain_runners(graphs:Mapping[str, str|Path], # component -> the graph to run
                   contracts:Mapping, # component -> its contract (`VoiceModel.contracts`)
                  ):
-    "ONNX Runtime CPU runners of these graphs, active inside the `with` block and freed after it."
+    "ONNX Runtime CPU runners of these graphs, active inside the `with` block and freed after it (`backends.base.active`)."
+    from autovoice_trt.backends.base import active
     from autovoice_trt.backends.onnxruntime import OnnxRuntimeRunner
-    runners = {c: OnnxRuntimeRunner(graphs[c], contracts[c]) for c in COMPONENTS}
-    try:
-        for r in runners.values(): r.activate()
-        yield runners
-    finally:
-        for r in runners.values(): r.deactivate()
+    return active({c: OnnxRuntimeRunner(graphs[c], contracts[c]) for c in COMPONENTS})
 
 def convert_prepared(runners:Mapping[str, Any], model, # the runners; the `VoiceModel` (config, contracts)
                      inputs, # `ConversionInputs` (`clip_inputs`)
