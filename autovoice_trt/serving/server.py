@@ -50,6 +50,7 @@ class ConversionService:
         if config.serving.instances < 1: raise AutovoiceError(f"serving.instances: expected at least 1, got {config.serving.instances}")
         if not (config.serving.max_queue_delay_us is None or config.serving.max_queue_delay_us >= 0):
             raise AutovoiceError(f"serving.max_queue_delay_us: expected 0 or more, or null (chosen by the chain runs), got {config.serving.max_queue_delay_us}")
+        self.queue_delay_us = config.serving.queue_delay_us(len(self.runner_sets))  # what Triton's batcher waits (`serve`, its ready file)
         if not config.serving.drain_seconds >= 0: raise AutovoiceError(f"serving.drain_seconds: expected 0 or more, got {config.serving.drain_seconds}")
         self.counts = {"requests": 0, "rows": 0, "refused_rows": 0, "calls": 0, "chain_batches": 0, "conversions": 0, "stopping_rows": 0}
         self.stopping:str|None = None  # once set (the drain time is over), every row is answered with it, unconverted
@@ -158,7 +159,7 @@ def _bind(triton, service:ConversionService):
     ins, outs = served_tensors(service.config)
     tensors = lambda specs: [Tensor(name=t.name, dtype=kinds[t.dtype], shape=t.dims) for t in specs]
     triton.bind(model_name=serving.model_name, infer_func=[service] * serving.instances, inputs=tensors(ins), outputs=tensors(outs), strict=True,
-                config=ModelConfig(max_batch_size=serving.max_batch_size, batcher=DynamicBatcher(max_queue_delay_microseconds=serving.queue_delay_us(len(service.runner_sets)))))
+                config=ModelConfig(max_batch_size=serving.max_batch_size, batcher=DynamicBatcher(max_queue_delay_microseconds=service.queue_delay_us)))
 
 # %% ../../nbs/85_serving.ipynb #c0a1d2e8
 def _unload(serving, token:str):
@@ -250,12 +251,12 @@ def serve(service:ConversionService, # what Triton calls
             with running:
                 ready = {"pid": os.getpid(), "model": serving.model_name, "http": f"{serving.address}:{serving.http_port}",
                          "grpc": f"{serving.address}:{serving.grpc_port}", "access_token": token,
-                         "serving": {k: getattr(serving, k) for k in ("max_batch_size", "instances", "drain_seconds")} | {"max_queue_delay_us": serving.queue_delay_us(len(service.runner_sets))}
+                         "serving": {k: getattr(serving, k) for k in ("max_batch_size", "instances", "drain_seconds")} | {"max_queue_delay_us": service.queue_delay_us}
                                     | {"chains": len(service.runner_sets), "torch_threads": torch.get_num_threads(), "alone_set": service.alone is not None}}
                 if ready_file is not None:
                     write_json_atomic(ready_file, ready); os.chmod(ready_file, 0o600)
                 print(f"serving {serving.model_name} on http://{ready['http']} and grpc {ready['grpc']} (max batch {serving.max_batch_size}, "
-                      f"queue delay {serving.queue_delay_us(len(service.runner_sets))} us, {serving.instances} instances, {len(service.runner_sets)} chain runs at once); SIGINT or SIGTERM stops it", flush=True)
+                      f"queue delay {service.queue_delay_us} us, {serving.instances} instances, {len(service.runner_sets)} chain runs at once); SIGINT or SIGTERM stops it", flush=True)
                 while not stop.wait(1.0):
                     if not triton.is_alive(): raise AutovoiceError("serve: Triton Inference Server stopped by itself (its log is above)")
                 print(f"stopping: no new requests; those in flight finish within {serving.drain_seconds:g} s (serving.drain_seconds), then Triton exits", flush=True)
