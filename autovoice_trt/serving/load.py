@@ -269,6 +269,8 @@ def run_load(address:str, # host:port of Triton's HTTP endpoint
              server_pid:int|None=None, # for the memory samples
              min_snr_db:float=60.0, # an answer agrees with the direct conversion above this (float rounding of a batched run)
              frontend:Callable|None=None, # how answers are compared (`_agreement`): waveform SNR, or the log-mel's through this front end
+             warmup_rounds:int=4, # mixed-load rounds before the measured load, at most
+             settled_mb:float=8.0, # the warm-up ends after a round that grew the server's memory less than this
             )->dict[str, Any]: # the report
     "Warm up, run the load, send the bad requests, and check that the server still answers: every number measured here."
     import tritonclient.http as http
@@ -276,7 +278,14 @@ def run_load(address:str, # host:port of Triton's HTTP endpoint
     client = http.InferenceServerClient(address, network_timeout=300)
     if not client.is_server_ready() or not client.is_model_ready(model): raise AutovoiceError(f"{address}: Triton is not ready to serve {model!r}")
     for case in cases: infer(client, model, case)  # warm-up: every length once
-    drive_clients(address, config, cases, references, 8 * len(cases), concurrency, frontend)  # and at the load's concurrency: every runner set of the server meets the lengths and batch sizes (ONNX Runtime's arena grows for each new shape)
+    longest = max(range(len(cases)), key=lambda k: cases[k]["source_audio"].shape[-1])
+    drive_clients(address, config, [cases[longest]], [references[longest]], 4 * concurrency, concurrency, frontend)  # the largest batches of the longest request first: ONNX Runtime's arenas reach their peak
+    warmup_growth = []  # then the mixed load at its concurrency until the server's memory settles: each new batch size x length grows the arenas once, a leak grows every round
+    for _ in range(warmup_rounds):
+        start = _tree_rss_mb(server_pid) if server_pid else 0.0
+        drive_clients(address, config, cases, references, 8 * len(cases), concurrency, frontend)
+        warmup_growth.append(round(_tree_rss_mb(server_pid) - start, 1) if server_pid else None)
+        if not server_pid or warmup_growth[-1] < settled_mb: break
     before = batch_counts(client, model, token) if token else {}
     rss, sampling = [], threading.Event()
     def sample():
@@ -293,8 +302,8 @@ def run_load(address:str, # host:port of Triton's HTTP endpoint
     return {"concurrency": concurrency, "distinct_requests": len(cases), **_summary(results, wall, min_snr_db), "agreement_gate_db": min_snr_db, "agreement": "log-mel SNR" if frontend else "waveform SNR",
             "batches": batches, "requests_batched": sum(b * n for b, n in batches.items() if b > 1), "max_batch_size": config.serving.max_batch_size,
             "max_queue_delay_us": config.serving.max_queue_delay_us, "instances": config.serving.instances,
-            "rss_mb": {"start": rss[0], "half": rss[len(rss) // 2], "end": rss[-1], "peak": max(rss), "samples": len(rss),
-                       "second_half_growth": rss[-1] - rss[len(rss) // 2]} if rss else None,
+            "rss_mb": {"warmup_round_growth": warmup_growth, "start": rss[0], "half": rss[len(rss) // 2], "end": rss[-1], "peak": max(rss), "samples": len(rss),
+                       "first_half_growth": rss[len(rss) // 2] - rss[0], "second_half_growth": rss[-1] - rss[len(rss) // 2]} if rss else None,
             "bad_requests": bad, "answers_after_bad_requests": not error and still.shape[-1] == cases[0]["source_audio"].shape[-1]}
 
 # %% ../../nbs/86_serving_load.ipynb #6996f386
