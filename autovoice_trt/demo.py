@@ -202,8 +202,9 @@ reference's and against the tenor source's.
 ## int8 against fp32 on held-out sources (the whole conversion, ONNX Runtime; gate: the worst clip at least {CONVERSION_GATE['min_log_mel_snr_db']:g} dB log-mel SNR, f0 within {CONVERSION_GATE['max_f0_cents']:g} cents)
 
 Sources of other kinds than calibration's synthetic singers (`evaluation.accuracy.heldout_conversion_sources`), each
-converted to the demo's target in fp32 and in each int8 variant: the Q/DQ graphs (int8 arithmetic) and the weight-only
-graphs (int8 storage).
+converted to the demo's target in fp32 and in each int8 variant: the Q/DQ graphs (int8 arithmetic where calibration's
+search kept it, int8 weights computing in fp16 where those held, fp16 elsewhere) and the weight-only graphs (int8
+storage everywhere, fp32 arithmetic).
 
 {_rows(summary['int8_conversion_gate']['summary'], ['variant', 'worst_clip', 'worst_log_mel_snr_db', 'worst_f0_cents', 'gate', 'gate_pass'])}
 

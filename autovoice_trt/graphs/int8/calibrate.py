@@ -34,7 +34,8 @@ def _reusable_fallback(path:Path, methods:Sequence[str], placement:bool, objecti
     if not path.is_file(): return None
     record = read_fallback(path)
     fits = (record["method"] in methods and record["quantize_outputs"] == placement and record["objective"] == objective
-            and record["target_snr_db"] == target and record["fallback_precision"] == FALLBACK_PRECISION)
+            and record["target_snr_db"] == target and record["fallback_precision"] == FALLBACK_PRECISION
+            and (objective == "component" or record["int8_weight_nodes"] is not None))  # a conversion search before int8 weights: searched again
     return record if fits else None
 
 def _search(whole:bool, fallback:bool, sources, ranges, methods, records, validation, svc, target:float, placement:bool, work_dir, progress:bool):
@@ -45,7 +46,8 @@ def _search(whole:bool, fallback:bool, sources, ranges, methods, records, valida
                 for name in sources if records[name] is None}, None
     found = search_conversion_fallback(sources, ranges, methods, svc, validation.clips, work_dir, target, quantize_outputs=placement, progress=progress)
     clips = validation.fingerprint["names"]
-    searches = {c: {"nodes": found["nodes"][c], "groups": [t["group"] for t in found["trials"] if t["component"] == c and not t["int8"]]} for c in COMPONENTS}
+    searches = {c: {"nodes": found["nodes"][c], "int8_weight_nodes": found["int8_weight_nodes"][c],
+                    "groups": [t["group"] for t in found["trials"] if t["component"] == c and t["tier"] == "int8" and not t["kept"]]} for c in COMPONENTS}
     return searches, {"target_snr_db": target, "margin_db": found["margin_db"], "trials": found["trials"], "int8_share": found["int8_share"]} | {
         key: dict(zip(clips, found[key])) for key in ("snr_db", "snr_db_all_int8")}
 
@@ -124,16 +126,18 @@ def calibrate(onnx_dir:str|Path, # a graph folder written by `export`: the int8 
         ranges = {name: by_method[name][method[name]] for name in wanted}
         searches, conversion = _search(whole and any(r is None for r in records.values()), fallback, sources, ranges, method, records, validation,
                                        svc, target, placement, tmp, progress)
-    nodes = {name: (records[name]["nodes"] if records[name] and name not in searches else searches[name]["nodes"] if name in searches else []) for name in wanted}
+    chosen = lambda name, key: searches[name].get(key, []) if name in searches else (records[name][key] or []) if records[name] else []  # searched now, else the saved fallback's
+    nodes, int8_weights = ({name: chosen(name, key) for name in wanted} for key in ("nodes", "int8_weight_nodes"))
     for name in core.progress_bar(wanted, "int8 graphs", "graph", progress):
         source, fallback_file, search = sources[name], fallback_path(output_dir, name), searches.get(name)
-        if fallback: write_fallback(fallback_file, method[name], placement, nodes[name], target, objective=objective)
-        int8_path = quantize_int8(source, output_dir/f"{name}.int8.onnx", ranges[name], method[name], nodes_to_exclude=nodes[name], component=name, quantize_outputs=placement)
+        if fallback: write_fallback(fallback_file, method[name], placement, nodes[name], target, objective=objective, int8_weight_nodes=int8_weights[name])
+        int8_path = quantize_int8(source, output_dir/f"{name}.int8.onnx", ranges[name], method[name], nodes_to_exclude=nodes[name], component=name, quantize_outputs=placement,
+                                  int8_weight_nodes=int8_weights[name])
         weights = quantize_weights_int8(source, output_dir/f"{name}.int8_weights.onnx", component=name)
         report["graphs"][name] = {"file": int8_path.name, "sha256": sha256_file(int8_path), "source_sha256": sha256_file(source),
                                   "weights_file": f"{name}.int8_weights.onnx", "weights_sha256": sha256_file(output_dir/f"{name}.int8_weights.onnx"), "weight_bytes": weights,
                                   "cache_reused": reused[name], "method": method[name], "method_snr_db": method_snr[name],
-                                  "fallback_file": fallback_file.name if fallback else None, "fallback_nodes": nodes[name],
+                                  "fallback_file": fallback_file.name if fallback else None, "fallback_nodes": nodes[name], "int8_weight_nodes": int8_weights[name],
                                   "fallback_groups": search["groups"] if search else None,
                                   "validation_snr_db": {"all_int8": search["snr_db_before"], "with_fallback": search["snr_db_after"]} if search and "snr_db_before" in search else None,
                                   "sensitivity": [{k: v for k, v in r.items() if k != "nodes"} | {"nodes": len(r["nodes"])} for r in search["sensitivity"]] if search and "sensitivity" in search else None}

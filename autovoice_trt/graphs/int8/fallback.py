@@ -19,10 +19,10 @@ from .cache import QUANT_OPS
 from .quantize import ALWAYS_FP32, FALLBACK_PRECISION, quantize_int8
 
 # %% auto #0
-__all__ = ['CONVERSION_MARGIN_DB', 'node_group', 'quantizable_groups', 'node_weight_bytes', 'cpu_outputs', 'int8_snr_db',
-           'group_sensitivity', 'choose_method', 'fallback_path', 'write_fallback', 'read_fallback', 'search_fallback',
-           'node_macs', 'int8_share', 'chain_runners', 'convert_prepared', 'conversion_snr_db',
-           'search_conversion_fallback', 'plot_sensitivity']
+__all__ = ['CONVERSION_MARGIN_DB', 'INT8_WEIGHTS_MIN_SHARE', 'node_group', 'quantizable_groups', 'node_weight_bytes',
+           'cpu_outputs', 'int8_snr_db', 'group_sensitivity', 'choose_method', 'fallback_path', 'write_fallback',
+           'read_fallback', 'search_fallback', 'node_macs', 'int8_share', 'chain_runners', 'convert_prepared',
+           'conversion_snr_db', 'search_conversion_fallback', 'plot_sensitivity']
 
 # %% ../../../nbs/38_int8_fallback.ipynb #8c5a9030
 def node_group(component:str, node_name:str)->str:
@@ -113,15 +113,16 @@ def write_fallback(path:str|Path, method:str, quantize_outputs:bool, nodes:Seque
                    target_snr_db:float, # the SNR the search aimed at (a fallback searched for another target is not reused)
                    fallback_precision:str=FALLBACK_PRECISION, # what the nodes kept out of int8 compute in (`quantize_int8`)
                    objective:str="component", # what the target judged: "component" (its own output) or "conversion" (the whole chain's log-mel)
+                   int8_weight_nodes:Sequence[str]=(), # of `nodes`, those storing int8 weights
                   )->Path:
-    "Record how a component's int8 graph was made: the method, the Q/DQ placement, the search's objective and target, the nodes kept out of int8 and their precision."
+    "Record how a component's int8 graph was made: the method, the Q/DQ placement, the search's objective and target, the nodes kept out of int8, their precision and which store int8 weights."
     from autovoice_trt.core import write_json_atomic
     if objective not in ("component", "conversion"): raise AutovoiceError(f"objective: expected 'component' or 'conversion', got {objective!r}")
     return write_json_atomic(path, {"method": method, "quantize_outputs": quantize_outputs, "target_snr_db": float(target_snr_db), "nodes": list(nodes),
-                                    "fallback_precision": fallback_precision, "objective": objective})
+                                    "fallback_precision": fallback_precision, "objective": objective, "int8_weight_nodes": list(int8_weight_nodes)})
 
-def read_fallback(path:str|Path)->dict[str, Any]: # {"method", "quantize_outputs", "target_snr_db", "nodes", "fallback_precision", "objective"} (fp32 and component in files written before they were recorded)
-    "What a fallback file records (`quantize_int8(..., method, nodes_to_exclude=f['nodes'], quantize_outputs=f['quantize_outputs'])` reproduces the graph)."
+def read_fallback(path:str|Path)->dict[str, Any]: # {"method", "quantize_outputs", "target_snr_db", "nodes", "fallback_precision", "objective", "int8_weight_nodes"} (fp32, component and None in files written before they were recorded)
+    "What a fallback file records (`quantize_int8(..., method, nodes_to_exclude=f['nodes'], quantize_outputs=f['quantize_outputs'], int8_weight_nodes=f['int8_weight_nodes'] or ())` reproduces the graph)."
     path = Path(path)
     try: record = json.loads(path.read_text())
     except FileNotFoundError: raise AutovoiceError(f"fallback file {str(path)!r}: no such file; run calibrate first") from None
@@ -130,7 +131,7 @@ def read_fallback(path:str|Path)->dict[str, Any]: # {"method", "quantize_outputs
             and isinstance(record.get("target_snr_db"), float) and isinstance(record.get("nodes"), list) and all(isinstance(n, str) for n in record["nodes"])):
         raise AutovoiceError(f"fallback file {str(path)!r}: expected an object with method, quantize_outputs, target_snr_db and a list of node names "
                              f"(got {type(record).__name__}; a list is an older version's file): run calibrate again")
-    return record | {"fallback_precision": record.get("fallback_precision", "fp32"), "objective": record.get("objective", "component")}
+    return record | {"fallback_precision": record.get("fallback_precision", "fp32"), "objective": record.get("objective", "component"), "int8_weight_nodes": record.get("int8_weight_nodes")}
 
 def search_fallback(onnx_path:str|Path, component:str, ranges:Mapping, method:str,
                     feeds:Sequence[Mapping[str, Any]], # validation feeds
@@ -160,6 +161,7 @@ def search_fallback(onnx_path:str|Path, component:str, ranges:Mapping, method:st
 
 # %% ../../../nbs/38_int8_fallback.ipynb #cf38a02
 CONVERSION_MARGIN_DB = 3.0  # the conversion search aims this far above its target on the validation clips: the held-out clips came out 1.8 dB under the validation set's worst (2026-12-04)
+INT8_WEIGHTS_MIN_SHARE = 0.01  # a group holding less of the conversion's conv / matmul weight bytes keeps fp16 weights untried: a trial costs seconds, its int8 weights would save little
 
 def node_macs(onnx_path:str|Path, # a graph
               input_shapes:Mapping[str, Sequence[int]], # input name -> a concrete shape (one clip's feed)
@@ -187,12 +189,14 @@ def node_macs(onnx_path:str|Path, # a graph
 def int8_share(onnx_path:str|Path, # the fp32 graph
                component:str, fallback_nodes:Sequence[str], # the nodes kept out of int8
                input_shapes:Mapping[str, Sequence[int]], # one clip's feed shapes (`node_macs`)
-              )->dict[str, int]: # multiply-accumulates and weight bytes (fp32) of the conv / matmul nodes: in int8, and all of them
-    "How much of a component's compute and weights the int8 graph computes in int8 (the rest: the fallback, and `ALWAYS_FP32`)."
+               int8_weight_nodes:Sequence[str]=(), # of the fallback, those storing int8 weights (`quantize_int8`)
+              )->dict[str, int]: # multiply-accumulates and weight bytes (fp32) of the conv / matmul nodes: in int8, and all of them; the weight bytes stored int8 behind fp16 compute
+    "How much of a component's compute and weights the int8 graph computes in int8 (the rest: the fallback, and `ALWAYS_FP32`), and how much of the fallback stores int8 weights."
     macs, weights, fallback = node_macs(onnx_path, input_shapes), node_weight_bytes(onnx_path), set(fallback_nodes)
     int8 = [n for nodes in quantizable_groups(onnx_path, component).values() for n in nodes if n not in fallback]
     return {"macs_int8": sum(macs[n] for n in int8), "macs": sum(macs.values()),
-            "weight_bytes_int8": sum(weights[n] for n in int8), "weight_bytes": sum(weights[n] for n in macs)}
+            "weight_bytes_int8": sum(weights[n] for n in int8), "weight_bytes": sum(weights[n] for n in macs),
+            "weight_bytes_int8_weights": sum(weights[n] for n in set(int8_weight_nodes))}
 
 def chain_runners(graphs:Mapping[str, str|Path], # component -> the graph to run
                   contracts:Mapping, # component -> its contract (`VoiceModel.contracts`)
@@ -236,8 +240,8 @@ def search_conversion_fallback(sources:Mapping[str, str|Path], # component -> it
                                margin_db:float=CONVERSION_MARGIN_DB, # the search aims this much above the target
                                quantize_outputs:bool=False, # Q/DQ placement (`quantize_int8`)
                                progress:bool=False, # a bar over the groups
-                              )->dict: # per component the nodes kept out of int8 and its int8 share; each group's trial; per clip the SNR all int8 and chosen
-    "Bring groups into int8, most multiply-accumulates first, keeping each only while the whole conversion's worst validation clip stays at the target plus margin."
+                              )->dict: # per component the nodes kept out of int8, those of them with int8 weights, and its int8 share; each group's trials; per clip the SNR all int8 and chosen
+    "Bring groups into int8, most multiply-accumulates first, keeping each only while the whole conversion's worst validation clip stays at the target plus margin; then give the groups left out int8 weights (computing in fp16), most weight bytes first, on the same terms."
     from autovoice_trt.graphs.int8.data import clip_inputs
     from autovoice_trt.models.frontend import output_frontend
     from autovoice_trt.pipeline import stage_feeds
@@ -246,8 +250,8 @@ def search_conversion_fallback(sources:Mapping[str, str|Path], # component -> it
     with chain_runners(fp32, model.contracts) as runners, torch.inference_mode():
         references = [convert_prepared(runners, model, x) for x in inputs]
         shapes = {c: {k: list(v.shape) for k, v in f.items()} for c, f in stage_feeds(runners, inputs[:1], model.config.model).items() if c in COMPONENTS}
-    quantize = lambda c, excluded, tag: quantize_int8(fp32[c], work_dir/f"{c}.{tag}.onnx", ranges[c], methods[c], nodes_to_exclude=excluded, component=c,
-                                                      quantize_outputs=quantize_outputs)  # the graphs `calibrate` writes: fallback in FALLBACK_PRECISION
+    quantize = lambda c, excluded, tag, int8_weights=(): quantize_int8(fp32[c], work_dir/f"{c}.{tag}.onnx", ranges[c], methods[c], nodes_to_exclude=excluded, component=c,
+                                                                       quantize_outputs=quantize_outputs, int8_weight_nodes=int8_weights)  # the graphs `calibrate` writes: fallback in FALLBACK_PRECISION
     score = lambda graphs, order=range(len(inputs)), stop=None: conversion_snr_db(graphs, model, [inputs[i] for i in order], [references[i] for i in order], frontend, stop)
     groups = {c: quantizable_groups(fp32[c], c) for c in COMPONENTS}
     macs = {c: node_macs(fp32[c], shapes[c]) for c in COMPONENTS}
@@ -256,18 +260,46 @@ def search_conversion_fallback(sources:Mapping[str, str|Path], # component -> it
     excluded = {c: [n for nodes in groups[c].values() for n in nodes] for c in COMPONENTS}
     chosen = {c: quantize(c, excluded[c], "chosen") for c in COMPONENTS}
     order = sorted(((c, g, nodes, sum(macs[c][n] for n in nodes)) for c in COMPONENTS for g, nodes in groups[c].items()), key=lambda t: -t[3])
-    trials, snr = [], None
+    trials, snr, target = [], None, min_snr_db + margin_db
     for c, group, nodes, group_macs in progress_bar(order, "int8 groups for the conversion", "group", progress, leave=False):
         trial_excluded = [n for n in excluded[c] if n not in nodes]
         trial_graph = quantize(c, trial_excluded, "trial")
-        trial = score(chosen | {c: trial_graph}, worst_first, min_snr_db + margin_db)
-        kept = min(trial) >= min_snr_db + margin_db
+        trial = score(chosen | {c: trial_graph}, worst_first, target)
+        kept = min(trial) >= target
         if kept: excluded[c], chosen[c], snr = trial_excluded, trial_graph.replace(chosen[c]), [trial[worst_first.index(i)] for i in range(len(inputs))]
-        trials.append({"component": c, "group": group, "macs": group_macs, "worst_snr_db": min(trial), "clips_run": len(trial), "int8": kept})
+        trials.append({"component": c, "group": group, "tier": "int8", "macs": group_macs, "worst_snr_db": min(trial), "clips_run": len(trial), "int8": kept, "kept": kept})
         logger.info("int8 conversion search: %s %s in int8 -> %.2f dB: %s", c, group, min(trial), "kept" if kept else "kept out")
     snr = snr if snr is not None else score(chosen)  # no group kept: the all-fallback graphs, measured once
-    return {"nodes": excluded, "trials": trials, "snr_db_all_int8": all_int8, "snr_db": snr, "target_snr_db": min_snr_db, "margin_db": margin_db,
-            "int8_share": {c: int8_share(fp32[c], c, excluded[c], shapes[c]) for c in COMPONENTS}}
+    weight_bytes = {c: node_weight_bytes(fp32[c]) for c in COMPONENTS}
+    group_bytes = {(c, g): sum(weight_bytes[c][n] for n in nodes) for c in COMPONENTS for g, nodes in groups[c].items()}
+    least = INT8_WEIGHTS_MIN_SHARE * sum(group_bytes.values())
+    left = sorted(((c, g, nodes, group_bytes[c, g]) for c in COMPONENTS for g, nodes in groups[c].items() if set(nodes) <= set(excluded[c]) and group_bytes[c, g] >= least),
+                  key=lambda t: -t[3])  # the groups out of int8 worth a trial, most weight bytes first
+    int8_weights:dict[str, list[str]] = {c: [] for c in COMPONENTS}
+    def weights_trial(wanted:Mapping[str, list[str]], tag:str)->tuple[list[float], dict[str, Path]]: # (per clip in worst-first order up to a stop, the trial graphs)
+        graphs = {c: quantize(c, excluded[c], tag, nodes) for c, nodes in wanted.items() if nodes}
+        return score(chosen | graphs, worst_first, target), graphs
+    def keep(wanted:Mapping[str, list[str]], trial:list[float], graphs:Mapping[str, Path])->list[float]: # per clip in order
+        for c, graph in graphs.items(): int8_weights[c], chosen[c] = list(wanted[c]), graph.replace(chosen[c])
+        return [trial[worst_first.index(i)] for i in range(len(inputs))]
+    row = lambda c, group, nbytes, trial, kept: {"component": c, "group": group, "tier": "int8 weights", "macs": sum(macs[c][n] for n in groups[c][group]), "weight_bytes": nbytes,
+                                                 "worst_snr_db": min(trial), "clips_run": len(trial), "int8": False, "kept": kept}
+    together = {c: [n for cc, _, nodes, _ in left if cc == c for n in nodes] for c in COMPONENTS}
+    trial, graphs = weights_trial(together, "weights_all") if left else ([math.inf], {})  # every group at once first: one trial when all their weights hold
+    if min(trial) >= target:
+        snr = keep(together, trial, graphs) if graphs else snr
+        trials += [row(c, group, nbytes, trial, True) for c, group, _, nbytes in left]
+    else:
+        for c, group, nodes, nbytes in progress_bar(left, "int8 weights for the conversion", "group", progress, leave=False):
+            wanted = {c: int8_weights[c] + nodes}
+            trial, graphs = weights_trial(wanted, "trial")
+            kept = min(trial) >= target
+            if kept: snr = keep(wanted, trial, graphs)
+            trials.append(row(c, group, nbytes, trial, kept))
+            logger.info("int8 conversion search: %s %s with int8 weights -> %.2f dB: %s", c, group, min(trial), "kept" if kept else "kept fp16")
+    return {"nodes": excluded, "int8_weight_nodes": int8_weights, "trials": trials, "snr_db_all_int8": all_int8, "snr_db": snr, "target_snr_db": min_snr_db,
+            "margin_db": margin_db, "int8_share": {c: int8_share(fp32[c], c, excluded[c], shapes[c], int8_weights[c]) for c in COMPONENTS}}
+
 
 # %% ../../../nbs/38_int8_fallback.ipynb #9cabf579
 def plot_sensitivity(rows:Sequence[Mapping]):

@@ -41,16 +41,52 @@ def _ort_cache_file(ranges:Mapping[str, Sequence[float]], method:str, path:Path)
 
 FALLBACK_PRECISION = "fp16"  # what the fallback nodes compute in (issue 26): fp16 halves their bytes at no measured cost; "fp32" keeps them as exported
 
-def _fallback_fp16(path:Path, nodes:Sequence[str]):
-    "Convert the fallback nodes of a Q/DQ graph to fp16 in place (their weights fp16, casts at their edges), every other node as it is; the outputs stay fp32 (the fp16 graphs' repairs)."
+_WEIGHT_AXIS = {"Conv": 0, "ConvTranspose": 1, "MatMul": 1, "Gemm": 0}  # output-channel axis of the weight
+
+def _weights_to_int8(model:onnx.ModelProto, nodes:set[str])->dict[str, int]: # {"weights": tensors quantized, "bytes_before", "bytes_after"}
+    "In place: the fp32 weight (second input) of each named conv / matmul node becomes a per-channel symmetric int8 initializer + scale behind a `DequantizeLinear`."
+    from onnx import helper, numpy_helper
+    initializers = {i.name: i for i in model.graph.initializer}
+    done, before, after, new_nodes = {}, 0, 0, []
+    for node in model.graph.node:
+        if node.op_type not in _WEIGHT_AXIS or node.name not in nodes or len(node.input) < 2: continue
+        weight = initializers.get(node.input[1])
+        if weight is None or weight.data_type != onnx.TensorProto.FLOAT: continue
+        if weight.name not in done:
+            w = numpy_helper.to_array(weight)
+            axis = _WEIGHT_AXIS[node.op_type] if w.ndim > 1 else 0
+            if node.op_type == "Gemm" and any(a.name == "transB" and a.i == 0 for a in node.attribute): axis = 1
+            scale = (np.abs(w).max(axis=tuple(i for i in range(w.ndim) if i != axis)) / 127.0).astype(np.float32)
+            scale[scale == 0] = 1.0
+            shape = [1] * w.ndim; shape[axis] = -1
+            q = np.clip(np.round(w / scale.reshape(shape)), -127, 127).astype(np.int8)
+            model.graph.initializer.extend([numpy_helper.from_array(q, weight.name + "_int8"), numpy_helper.from_array(scale, weight.name + "_scale")])
+            new_nodes.append(helper.make_node("DequantizeLinear", [weight.name + "_int8", weight.name + "_scale"], [weight.name + "_dequantized"],
+                                              name=weight.name + "_DequantizeLinear", axis=axis))
+            done[weight.name] = weight.name + "_dequantized"
+            before += w.nbytes; after += q.nbytes + scale.nbytes
+        node.input[1] = done[weight.name]
+    kept = [i for i in model.graph.initializer if i.name not in done]
+    del model.graph.initializer[:]
+    model.graph.initializer.extend(kept)
+    everything = new_nodes + list(model.graph.node)
+    del model.graph.node[:]
+    model.graph.node.extend(everything)
+    return {"weights": len(done), "bytes_before": before, "bytes_after": after}
+
+def _finish_fallback(path:Path, fp16_nodes:Sequence[str], int8_weight_nodes:Sequence[str]):
+    "In place: int8 weights (behind a `DequantizeLinear`) for `int8_weight_nodes`, then `fp16_nodes` in fp16 (casts at their edges; a weight not made int8 stored fp16), every other node as it is; the outputs stay fp32 (the fp16 graphs' repairs)."
     import warnings
     from onnxconverter_common import float16
     from autovoice_trt.graphs.fp16 import _remove_cast_round_trips, _restore_float_outputs
-    original, nodes = onnx.load(str(path)), set(nodes)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # its notes on fp32 constants truncated to fp16's range
-        model = float16.convert_float_to_float16(copy.deepcopy(original), keep_io_types=True, node_block_list=[n.name for n in original.graph.node if n.name not in nodes])
-    _restore_float_outputs(model, original); _remove_cast_round_trips(model)
+    original, fp16_nodes = onnx.load(str(path)), set(fp16_nodes)
+    _weights_to_int8(original, set(int8_weight_nodes))  # its DequantizeLinear nodes are not fallback nodes: they stay fp32, and the converter casts their output
+    model = original
+    if fp16_nodes:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # its notes on fp32 constants truncated to fp16's range
+            model = float16.convert_float_to_float16(copy.deepcopy(original), keep_io_types=True, node_block_list=[n.name for n in original.graph.node if n.name not in fp16_nodes])
+        _restore_float_outputs(model, original); _remove_cast_round_trips(model)
     onnx.save(model, str(path))
 
 def _declare_int8(path:Path):
@@ -69,12 +105,15 @@ def quantize_int8(onnx_path:str|Path, # the fp32 graph
                   component:str|None=None, # for `ALWAYS_FP32` (default: the graph file's stem)
                   quantize_outputs:bool=False, # Q/DQ on the outputs of `QUANT_OPS` too; False: their inputs and weights only (TensorRT's placement)
                   fallback_precision:str=FALLBACK_PRECISION, # fp16 | fp32: what `nodes_to_exclude` compute in
+                  int8_weight_nodes:Sequence[str]=(), # of the fallback: these store their weights int8 per channel (dequantized into `fallback_precision`)
                  )->Path:
     "Write a symmetric int8 Q/DQ graph of `onnx_path` with per-channel weights and fp32 biases."
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
     if fallback_precision not in ("fp16", "fp32"): raise AutovoiceError(f"fallback_precision: expected 'fp16' or 'fp32', got {fallback_precision!r}")
     component = component or Path(onnx_path).name.split(".")[0]
     fallback = sorted(set(nodes_to_exclude) - set(ALWAYS_FP32.get(component, ())))
+    if set(int8_weight_nodes) - set(fallback):
+        raise AutovoiceError(f"int8_weight_nodes: expected nodes of the fallback (nodes_to_exclude, not ALWAYS_FP32), got {sorted(set(int8_weight_nodes) - set(fallback))}")
     exclude = sorted(set(nodes_to_exclude) | set(ALWAYS_FP32.get(component, ())))
     with tempfile.TemporaryDirectory(prefix="autovoice-int8-") as tmp, atomic_path(output_path) as out, _without_preprocess_advice():
             quantize_static(str(onnx_path), str(out), None, quant_format=QuantFormat.QDQ, op_types_to_quantize=list(QUANT_OPS),
@@ -83,50 +122,19 @@ def quantize_int8(onnx_path:str|Path, # the fp32 graph
                             calibrate_method=_method(method), calibration_cache_path=_ort_cache_file(ranges, method, Path(tmp)/"ranges.json"),
                             extra_options={"ActivationSymmetric": True, "WeightSymmetric": True, "QuantizeBias": False,
                                            "OpTypesToExcludeOutputQuantization": [] if quantize_outputs else list(QUANT_OPS)})
-            if fallback and fallback_precision == "fp16": _fallback_fp16(Path(out), fallback)
+            if int8_weight_nodes or (fallback and fallback_precision == "fp16"): _finish_fallback(Path(out), fallback if fallback_precision == "fp16" else (), int8_weight_nodes)
             _declare_int8(Path(out))
     return Path(output_path)
 
 # %% ../../../nbs/37_int8_quantize.ipynb #2f7a4afc
-_WEIGHT_AXIS = {"Conv": 0, "ConvTranspose": 1, "MatMul": 1, "Gemm": 0}  # output-channel axis of the weight
-
 def quantize_weights_int8(onnx_path:str|Path, # the fp32 graph
                           output_path:str|Path, # the weight-only int8 graph (written atomically)
                           component:str|None=None, # for `ALWAYS_FP32`
                          )->dict[str, int]: # {"weights": tensors quantized, "bytes_before", "bytes_after"}
     "Store every conv / matmul weight as per-channel symmetric int8 + scale, dequantized in the graph."
-    from onnx import helper, numpy_helper
-    from autovoice_trt.core import atomic_path
-    from autovoice_trt.graphs.export import load_graph
     model = load_graph(onnx_path)
     component = component or Path(onnx_path).name.split(".")[0]
-    initializers = {i.name: i for i in model.graph.initializer}
-    done, before, after, new_nodes = {}, 0, 0, []
-    for node in model.graph.node:
-        if node.op_type not in _WEIGHT_AXIS or node.name in ALWAYS_FP32.get(component, ()) or len(node.input) < 2: continue
-        weight = initializers.get(node.input[1])
-        if weight is None or weight.data_type != onnx.TensorProto.FLOAT: continue
-        if weight.name not in done:
-            w = numpy_helper.to_array(weight)
-            axis = _WEIGHT_AXIS[node.op_type] if w.ndim > 1 else 0
-            if node.op_type == "Gemm" and any(a.name == "transB" and a.i == 0 for a in node.attribute): axis = 1
-            reduce = tuple(i for i in range(w.ndim) if i != axis)
-            scale = (np.abs(w).max(axis=reduce) / 127.0).astype(np.float32)
-            scale[scale == 0] = 1.0
-            shape = [1] * w.ndim; shape[axis] = -1
-            q = np.clip(np.round(w / scale.reshape(shape)), -127, 127).astype(np.int8)
-            model.graph.initializer.extend([numpy_helper.from_array(q, weight.name + "_int8"),
-                                            numpy_helper.from_array(scale, weight.name + "_scale")])
-            new_nodes.append(helper.make_node("DequantizeLinear", [weight.name + "_int8", weight.name + "_scale"], [weight.name + "_dequantized"],
-                                              name=weight.name + "_DequantizeLinear", axis=axis))
-            done[weight.name] = weight.name + "_dequantized"
-            before += w.nbytes; after += q.nbytes + scale.nbytes
-        node.input[1] = done[weight.name]
-    kept = [i for i in model.graph.initializer if i.name not in done]
-    del model.graph.initializer[:]
-    model.graph.initializer.extend(kept)
-    nodes = new_nodes + list(model.graph.node)
-    del model.graph.node[:]
-    model.graph.node.extend(nodes)
+    counts = _weights_to_int8(model, {n.name for n in model.graph.node if n.name not in ALWAYS_FP32.get(component, ())})
     with atomic_path(output_path) as out: onnx.save(model, str(out))
-    return {"weights": len(done), "bytes_before": before, "bytes_after": after}
+    return counts
+
