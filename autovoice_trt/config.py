@@ -90,6 +90,10 @@ class VoiceConversionTRTConfig:
         "The optimization profile of one component."
         return getattr(self, component)
 
+    def profiles(self)->dict[str, dict[str, ShapeRange]]:
+        "Every component's optimization profile, in `COMPONENTS` order (what the chain checks its stages' shapes against)."
+        return {c: self.profile(c) for c in COMPONENTS}
+
 @dataclass
 class TensorRTConfig:
     voice_conversion:VoiceConversionTRTConfig

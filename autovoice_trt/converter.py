@@ -15,7 +15,7 @@ import torch
 from fastcore.basics import patch
 
 from .core import AutovoiceError, check_output_file, logger
-from .config import COMPONENTS, Config, load_config, profile_overrides
+from .config import Config, load_config, profile_overrides
 from .audio.io import AUDIO_FORMATS, check_not_silent, check_sample_rate, load_audio, write_audio
 from .models.voice_model import VoiceModel, load_speaker_embedding
 from .backends.base import Runner
@@ -98,7 +98,7 @@ def convert_timed(self:SingingVoiceConverter,
     timing = {k: 0.0 for k in STAGES}
     inputs = prepare_inputs(audio, sample_rate, target_emb, m, self.config.conversion, pitch_shift, temperature, seed, source_f0, timing,
                             device=runners_device(runners))
-    out = convert_inputs(runners, inputs, m, self.config.conversion, self.contracts, {c: vc.profile(c) for c in COMPONENTS}, timing, progress)
+    out = convert_inputs(runners, inputs, m, self.config.conversion, self.contracts, vc.profiles(), timing, progress)
     if out_rate != m.output_sample_rate_hz: out = resample(out, m.output_sample_rate_hz, out_rate)
     timing["total"] = time.perf_counter() - t_start
     return out, timing

@@ -212,7 +212,7 @@ def _onnxruntime(folder:GraphFolder, config, spec:RunnerSpec)->dict[str, Runner]
 
 def _aot(model, workspace:Workspace, spec:RunnerSpec)->dict[str, Runner]:
     "Packages current in the workspace (built where missing or stale: always in the user's cache), as runners."
-    profiles = {c: model.config.tensorrt.voice_conversion.profile(c) for c in COMPONENTS}
+    profiles = model.config.tensorrt.voice_conversion.profiles()
     batch = {c: min(profiles[c][s.name].max[0] for s in model.contracts[c].inputs if s.dims[0] == "batch") for c in COMPONENTS}
     make = workspace.make or workspace.engine_dir is None
     paths = aot_packages(model.export_modules(), model.contracts, workspace.aot_dir, spec.device, batch, make)

@@ -12,7 +12,7 @@ import torch
 from fastcore.basics import patch
 
 from .core import AutovoiceError
-from .config import COMPONENTS, ModelConfig
+from .config import ModelConfig
 from .audio.io import SILENCE_DBFS
 from .models.frontend import output_frontend
 from .models.voice_model import check_speaker_embedding
@@ -65,7 +65,7 @@ class StreamingConverter:
         check_conversion_options(pitch_shift, temperature, seed)
         check_streaming_options(block_ms, lookahead_ms, left_context_ms)
         self.model, self.conversion, self.contracts = svc.config.model, svc.config.conversion, svc.contracts
-        self.profiles = {c: svc.config.tensorrt.voice_conversion.profile(c) for c in COMPONENTS}
+        self.profiles = svc.config.tensorrt.voice_conversion.profiles()
         self.speaker = check_speaker_embedding(speaker, self.model.speaker_dim)
         self.runners = ready_runners(runners)  # activated once if they are not; they stay their owner's
         self.pitch_shift, self.temperature, self.seed = pitch_shift, temperature, seed

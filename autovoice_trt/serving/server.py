@@ -14,7 +14,7 @@ from fastcore.basics import patch
 
 from ..audio.io import check_duration
 from ..backends.base import Runner, active
-from ..config import COMPONENTS, Config, ServingConfig
+from ..config import Config, ServingConfig
 from ..core import AutovoiceError, TensorSpec, logger, write_json_atomic
 from ..models.voice_model import check_speaker_embedding
 from ..pipeline import ConversionInputs, batch_limit, convert_batch, prepare_inputs, runners_device
@@ -43,7 +43,7 @@ class ConversionService:
         self.alone = dict(alone) if alone is not None else None
         self.device = runners_device(self.runner_sets[0])  # where the rows are prepared (the torch pitch tracker on a GPU: `pitch_estimator` auto)
         vc = config.tensorrt.voice_conversion
-        self.profiles = {c: vc.profile(c) for c in COMPONENTS}
+        self.profiles = vc.profiles()
         limit = min(batch_limit(r, contracts, self.profiles) for r in self.runner_sets + [self.alone or self.runner_sets[0]])
         if not 1 <= config.serving.max_batch_size <= limit:
             raise AutovoiceError(f"serving.max_batch_size: expected 1..{limit} (the batch maximum of every stage's optimization profile), got {config.serving.max_batch_size}")

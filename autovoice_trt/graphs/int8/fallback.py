@@ -211,8 +211,7 @@ def convert_prepared(runners:Mapping[str, Any], model, # the runners; the `Voice
                     )->np.ndarray: # float32 audio at the output rate
     "What `SingingVoiceConverter.convert` returns for prepared inputs on these runners: the chain over chunks, cross-faded, in the source's loudness."
     from autovoice_trt.pipeline import convert_inputs
-    vc = model.config.tensorrt.voice_conversion
-    return convert_inputs(runners, inputs, model.config.model, model.config.conversion, model.contracts, {c: vc.profile(c) for c in COMPONENTS})
+    return convert_inputs(runners, inputs, model.config.model, model.config.conversion, model.contracts, model.config.tensorrt.voice_conversion.profiles())
 
 @torch.inference_mode()
 def conversion_snr_db(graphs:Mapping[str, str|Path], # component -> the graph to run (ONNX Runtime CPU)
