@@ -256,6 +256,7 @@ def search_conversion_fallback(sources:Mapping[str, str|Path], # component -> it
     macs = {c: node_macs(fp32[c], shapes[c]) for c in COMPONENTS}
     all_int8 = score({c: quantize(c, [], "all_int8") for c in COMPONENTS})
     worst_first = sorted(range(len(inputs)), key=lambda i: all_int8[i])  # a trial that fails mostly fails on the first clip
+    in_order = lambda trial: [trial[worst_first.index(i)] for i in range(len(inputs))]  # a trial run to the end, back in the clips' order
     excluded = {c: [n for nodes in groups[c].values() for n in nodes] for c in COMPONENTS}
     chosen = {c: quantize(c, excluded[c], "chosen") for c in COMPONENTS}
     order = sorted(((c, g, nodes, sum(macs[c][n] for n in nodes)) for c in COMPONENTS for g, nodes in groups[c].items()), key=lambda t: -t[3])
@@ -265,7 +266,7 @@ def search_conversion_fallback(sources:Mapping[str, str|Path], # component -> it
         trial_graph = quantize(c, trial_excluded, "trial")
         trial = score(chosen | {c: trial_graph}, worst_first, target)
         kept = min(trial) >= target
-        if kept: excluded[c], chosen[c], snr = trial_excluded, trial_graph.replace(chosen[c]), [trial[worst_first.index(i)] for i in range(len(inputs))]
+        if kept: excluded[c], chosen[c], snr = trial_excluded, trial_graph.replace(chosen[c]), in_order(trial)
         trials.append({"component": c, "group": group, "tier": "int8", "macs": group_macs, "worst_snr_db": min(trial), "clips_run": len(trial), "int8": kept, "kept": kept})
         logger.info("int8 conversion search: %s %s in int8 -> %.2f dB: %s", c, group, min(trial), "kept" if kept else "kept out")
     snr = snr if snr is not None else score(chosen)  # no group kept: the all-fallback graphs, measured once
@@ -280,7 +281,7 @@ def search_conversion_fallback(sources:Mapping[str, str|Path], # component -> it
         return score(chosen | graphs, worst_first, target), graphs
     def keep(wanted:Mapping[str, list[str]], trial:list[float], graphs:Mapping[str, Path])->list[float]: # per clip in order
         for c, graph in graphs.items(): int8_weights[c], chosen[c] = list(wanted[c]), graph.replace(chosen[c])
-        return [trial[worst_first.index(i)] for i in range(len(inputs))]
+        return in_order(trial)
     row = lambda c, group, nbytes, trial, kept: {"component": c, "group": group, "tier": "int8 weights", "macs": sum(macs[c][n] for n in groups[c][group]), "weight_bytes": nbytes,
                                                  "worst_snr_db": min(trial), "clips_run": len(trial), "int8": False, "kept": kept}
     together = {c: [n for cc, _, nodes, _ in left if cc == c for n in nodes] for c in COMPONENTS}
